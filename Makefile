@@ -1,0 +1,27 @@
+# The README's commands. CI (.ci/run) runs `make install` then `make test`.
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+
+.PHONY: install test demo leaderboard leaderboard-check bench clean
+
+install:  ## the package, its dependencies and the test tools
+	$(PIP) install -e ".[dev]"
+
+test:  ## unit tests, plus the benchmark cases run once each (timing disabled)
+	$(PYTHON) -m pytest -q tests benchmarks --benchmark-disable
+
+demo:  ## the embedded demo suite (phantoms, no data needed)
+	medattn-bench run suites/demo.yaml
+
+leaderboard:  ## render leaderboard/README.md from the stored records
+	medattn-bench leaderboard leaderboard/records --out leaderboard/README.md
+
+leaderboard-check:
+	medattn-bench leaderboard leaderboard/records --out leaderboard/README.md --check
+
+bench:  ## micro-benchmarks of every block and the statistics; JSON saved under benchmarks/results/
+	mkdir -p benchmarks/results
+	$(PYTHON) -m pytest -q benchmarks --benchmark-only --benchmark-json=benchmarks/results/bench-$$(date -u +%Y%m%dT%H%M%SZ).json
+
+clean:
+	rm -rf .pytest_cache build *.egg-info

@@ -1,0 +1,190 @@
+"""The ``medattn-bench`` command: thin commands that parse, call the library and render."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from .errors import MedattnError
+
+app = typer.Typer(help="Benchmark attention blocks in ResNet-18 on medical images.", add_completion=False,
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+list_app = typer.Typer(help="List registered attention blocks or data sets.", no_args_is_help=True)
+plugin_app = typer.Typer(help="Check attention-block plugins.", no_args_is_help=True)
+app.add_typer(list_app, name="list")
+app.add_typer(plugin_app, name="plugin")
+
+PluginOpt = Annotated[Optional[list[str]], typer.Option("--plugin", help="Import this module for its attention blocks (repeatable).")]
+
+
+def _fail(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(2)
+
+
+def _plugins(modules: list[str] | None) -> None:
+    from .plugins import discover_entry_points, load_plugins
+
+    discover_entry_points()
+    load_plugins(modules or [])
+
+
+@app.command()
+def run(
+    suite: Annotated[Path, typer.Argument(help="Suite YAML file, e.g. suites/demo.yaml.")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the run matrix and which rows are done.")] = False,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a key: train.epochs=5, attention+=[{name: se}].")] = None,
+    only: Annotated[Optional[list[str]], typer.Option("--only", help="Filter the matrix: dataset=ct,attention=cbam,seed=0.")] = None,
+    plugin: PluginOpt = None,
+    data_root: Annotated[Optional[str], typer.Option("--data-root", help="Folder holding the real data sets.")] = None,
+    records: Annotated[Optional[Path], typer.Option("--records", help="Records folder (default: the suite's).")] = None,
+    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show the progress bar.")] = True,
+    retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs recorded as failed.")] = False,
+) -> None:
+    """Train and evaluate every (data set, attention, seed) of SUITE; skips runs already recorded."""
+    from tabulate import tabulate
+
+    from .runner import SuiteRunner, parse_only, plan
+    from .suite import load_suite
+
+    _plugins(plugin)
+    s = load_suite(suite, set_ or [])
+    runs = plan(s, parse_only(only or []), records)
+    if not runs:
+        _fail(f"--only {' '.join(only or [])}: no run of {suite} matches")
+    if dry_run:
+        rows = [[r.dataset.name, r.attention.key, r.seed, r.config["train"]["epochs"], r.status, str(r.path)] for r in runs]
+        typer.echo(tabulate(rows, ["dataset", "attention", "seed", "epochs", "status", "record"], tablefmt="simple"))
+        done = sum(r.status == "done" for r in runs)
+        typer.echo(f"{len(runs)} runs, {done} done, {len(runs) - done} to do")
+        return
+    counts = SuiteRunner(s, str(suite), data_root, progress and sys.stderr.isatty(), retry_failed,
+                         log=lambda m: typer.echo(m, err=True)).run(runs)
+    typer.echo(f"{counts['ok']} run(s) ok, {counts['failed']} failed, {counts['skipped']} already recorded; "
+               f"records in {records or s.records_dir()}")
+
+
+@app.command()
+def leaderboard(
+    records_dir: Annotated[Path, typer.Argument(help="Folder of run records.")] = Path("leaderboard/records"),
+    out: Annotated[Path, typer.Option("--out", help="Markdown file to write ('-' for stdout).")] = Path("leaderboard/README.md"),
+    allow_mixed: Annotated[bool, typer.Option("--allow-mixed", help="Rank rows whose protocol differs from the baseline's.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if OUT differs from a fresh render.")] = False,
+) -> None:
+    """Render the leaderboard markdown from the stored run records."""
+    from .leaderboard import render
+    from .results import load_records, write_text_atomic
+
+    if not records_dir.is_dir():
+        _fail(f"{records_dir}: no such records folder (run a suite first: medattn-bench run suites/demo.yaml)")
+    recs, problems = load_records(records_dir)
+    for p in problems:
+        typer.echo(f"warning: {p}", err=True)
+    text = render(recs, problems, allow_mixed)
+    if str(out) == "-":
+        typer.echo(text, nl=False)
+    elif check:
+        if not out.exists() or out.read_text() != text:
+            typer.echo(f"{out} differs from a fresh render of {records_dir}; run: make leaderboard", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"{out} is up to date ({len(recs)} records)")
+    else:
+        write_text_atomic(out, text)
+        typer.echo(f"wrote {out} from {len(recs)} records")
+
+
+@app.command()
+def compare(
+    records_dir: Annotated[Path, typer.Argument(help="Folder of run records (one suite, or pick with --suite).")],
+    a: Annotated[str, typer.Option("--a", help="Variant to test, e.g. cbam.")],
+    b: Annotated[str, typer.Option("--b", help="Reference variant.")] = "none",
+    dataset: Annotated[Optional[str], typer.Option("--dataset", help="Only this data set.")] = None,
+    suite: Annotated[Optional[str], typer.Option("--suite", help="Suite name, when the folder holds several.")] = None,
+) -> None:
+    """The full paired comparison of variant A against B: per seed, pooled, both tests."""
+    from .compare import compare_report
+
+    typer.echo(compare_report(records_dir, a, b, dataset, suite))
+
+
+@list_app.command("attention")
+def list_attention(pattern: Annotated[str, typer.Argument(help="fnmatch pattern, e.g. 'se*'.")] = "*",
+                   plugin: PluginOpt = None) -> None:
+    """Name, origin, paper, parameter overhead at 64 channels, and placement of each block."""
+    from tabulate import tabulate
+
+    from .attention import ATTENTION, build_attention
+
+    _plugins(plugin)
+    rows = []
+    for e in ATTENTION.entries(pattern):
+        params = sum(p.numel() for p in build_attention(e.name, 64).parameters())
+        rows.append([e.name, e.origin, e.meta.get("paper", ""), f"{params:,}", e.meta.get("placement", "block")])
+    if not rows:
+        _fail(f"no attention block matches {pattern!r}; available: {', '.join(ATTENTION.names())}")
+    typer.echo(tabulate(rows, ["name", "origin", "paper", "params @64ch", "placement"], tablefmt="simple"))
+
+
+@list_app.command("datasets")
+def list_datasets(pattern: Annotated[str, typer.Argument(help="fnmatch pattern.")] = "*") -> None:
+    """Registered data sets and their options."""
+    from tabulate import tabulate
+
+    from .data import DATASETS
+
+    rows = [[e.name, e.meta.get("description", ""), ", ".join(e.obj.options.model_fields)] for e in DATASETS.entries(pattern)]
+    typer.echo(tabulate(rows, ["name", "description", "options"], tablefmt="simple"))
+
+
+@app.command()
+def profile(
+    attention: Annotated[str, typer.Option("--attention", help="Attention block name.")] = "none",
+    size: Annotated[int, typer.Option("--size", min=16, help="Image side in pixels.")] = 224,
+    batch: Annotated[int, typer.Option("--batch", min=2, help="Batch size for throughput.")] = 64,
+    device: Annotated[str, typer.Option("--device", help="auto, cpu or cuda.")] = "auto",
+    precision: Annotated[str, typer.Option("--precision", help="auto, bf16 or fp32.")] = "auto",
+    repeats: Annotated[int, typer.Option("--repeats", min=1, help="Timed repeats (median, min, max).")] = 5,
+    plugin: PluginOpt = None,
+) -> None:
+    """Parameters, MACs (total and attention share) and throughput of ResNet-18 + ATTENTION."""
+    from .cost import measure_throughput, static_cost
+    from .engine import resolve_device
+
+    for name, value, valid in (("--device", device, ("auto", "cpu", "cuda")), ("--precision", precision, ("auto", "bf16", "fp32"))):
+        if value not in valid:
+            _fail(f"{name} {value!r}: expected one of {', '.join(valid)}")
+    _plugins(plugin)
+    from .attention import ATTENTION
+
+    ATTENTION.entry(attention)
+    dev = resolve_device(device, precision)
+    s = static_cost(attention, None, size)
+    base = static_cost("none", None, size)
+    typer.echo(f"ResNet-18 + {attention} at {size} px, 2 classes")
+    typer.echo(f"params      {s.params:,} (attention {s.params_attention:,}; +{s.params - base.params:,} vs baseline)")
+    typer.echo(f"MACs        {s.macs / 1e9:.4f} G (attention {s.macs_attention / 1e6:.2f} M = "
+               f"{100 * s.macs_attention / s.macs:.2f} %; {100 * (s.macs / base.macs - 1):+.2f} % vs baseline) [{s.counter}]")
+    typer.echo(f"uncounted   {s.uncounted_ops or 'none'}")
+    t = measure_throughput(attention, None, size, batch, dev, repeats)
+    typer.echo(f"device      {t.device} ({t.device_name}), {t.dtype}, channels_last={t.channels_last}, "
+               f"{t.threads} threads, batch {t.batch_size}, timer: {t.timer}")
+    typer.echo(f"train       {t.train_img_s:.1f} img/s (median of {t.repeats}; min {t.train_img_s_min:.1f}, max {t.train_img_s_max:.1f})")
+    typer.echo(f"inference   {t.infer_img_s:.1f} img/s (median of {t.repeats}; min {t.infer_img_s_min:.1f}, max {t.infer_img_s_max:.1f})")
+    if t.peak_memory_mb is not None:
+        typer.echo(f"peak memory {t.peak_memory_mb:.0f} MiB")
+
+
+def main() -> None:
+    """Entry point: one readable line and exit code 2 for every user error, never a traceback."""
+    try:
+        app()
+    except MedattnError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,209 @@
+"""What a variant costs: parameters, multiply-accumulates and throughput.
+
+MACs come from fvcore's ``FlopCountAnalysis``, which counts one fused multiply-add as one "flop",
+i.e. MACs, the unit the ResNet, SE and CBAM papers call FLOPs. fvcore silently skips element-wise
+operators (mul, add, sigmoid, softmax, mean, amax, max_pool2d, ...), which hides exactly the cost
+of attention gates, so handlers are added: one op per output element for element-wise ops, one
+per input element for reductions, kernel area per output for pooling. Pure data movement (view,
+cat, permute, ...) is registered as zero so that anything still uncounted shows up in
+``uncounted_ops``. ``torch.utils.flop_counter.FlopCounterMode`` (2 FLOPs per multiply-add, conv
+and matmul only) serves as a cross-check.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import warnings
+
+import torch
+from torch import nn
+
+with warnings.catch_warnings():  # fvcore's import calls torch.jit.script, deprecated in torch 2.x
+    warnings.simplefilter("ignore", FutureWarning)
+    from fvcore.nn import FlopCountAnalysis
+
+from .engine.device import DeviceInfo
+from .engine.train import autocast
+from .models import attention_modules, resnet18
+
+_ELEMENTWISE = ["add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_", "sigmoid", "sigmoid_", "relu", "relu_",
+                "softmax", "exp", "tanh", "gelu", "silu", "silu_", "hardsigmoid", "hardswish", "neg", "rsub",
+                "pow", "sqrt", "rsqrt", "abs", "clamp", "clamp_", "clamp_min", "clamp_max", "where", "hardtanh",
+                "hardtanh_", "reciprocal", "sign", "log", "minimum", "maximum"]
+_REDUCTIONS = ["mean", "amax", "amin", "max", "min", "sum", "std", "var", "norm", "linalg_vector_norm", "logsumexp"]
+_POOLS = ["max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d"]
+_FREE = ["view", "reshape", "flatten", "permute", "transpose", "t", "contiguous", "expand", "expand_as", "cat",
+         "stack", "unsqueeze", "squeeze", "size", "select", "slice", "chunk", "split", "narrow", "to", "type_as",
+         "detach", "dropout", "numpy_T", "repeat", "zeros", "ones", "zeros_like", "ones_like", "full", "arange",
+         "Int", "ScalarImplicit", "eq", "ne", "gt", "lt", "ge", "le", "copy_", "clone", "flip", "roll", "pad",
+         "constant_pad_nd", "new_zeros", "new_empty", "empty", "index", "gather", "diagonal", "unbind", "broadcast_to",
+         "split_with_sizes", "unflatten", "mT", "movedim", "adaptive_max_pool2d_with_indices", "floor_divide",
+         "floor", "scalarImplicit", "alias", "lift_fresh", "masked_fill", "fill_", "zero_", "topk", "sort", "argsort"]
+
+
+def _numel(v: Any) -> int:
+    try:
+        shape = v.type().sizes()
+    except Exception:
+        return 0
+    return math.prod(shape) if shape else 0
+
+
+def _out_elems(inputs: list, outputs: list) -> Counter:
+    return Counter({"elementwise": _numel(outputs[0]) if outputs else 0})
+
+
+def _in_elems(inputs: list, outputs: list) -> Counter:
+    return Counter({"reduction": _numel(inputs[0]) if inputs else 0})
+
+
+def _pool(inputs: list, outputs: list) -> Counter:
+    node = inputs[1].node()  # kernel_size: a ListConstruct of constants in the traced graph
+    sizes = [i.toIValue() for i in node.inputs()] if node.kind() == "prim::ListConstruct" else [inputs[1].toIValue()]
+    k = math.prod(sizes) if len(sizes) > 1 else (sizes[0] or 1) ** 2
+    return Counter({"pool": _numel(outputs[0]) * int(k)})
+
+
+def _free(inputs: list, outputs: list) -> Counter:
+    return Counter()
+
+
+def flop_analysis(model: nn.Module, image_size: int) -> FlopCountAnalysis:
+    """fvcore analysis of ``model`` on one image with every operator accounted for."""
+    fa = FlopCountAnalysis(model.eval(), torch.zeros(1, 3, image_size, image_size))
+    fa._ignored_ops = set()  # make fvcore report (not silently skip) what no handler counts
+    fa.set_op_handle(**{f"aten::{op}": _out_elems for op in _ELEMENTWISE})
+    fa.set_op_handle(**{f"aten::{op}": _in_elems for op in _REDUCTIONS})
+    fa.set_op_handle(**{f"aten::{op}": _pool for op in _POOLS})
+    fa.set_op_handle(**{f"aten::{op}": _free for op in _FREE})
+    fa.unsupported_ops_warnings(False)
+    fa.uncalled_modules_warnings(False)
+    fa.tracer_warnings("none")
+    return fa
+
+
+@dataclass(frozen=True)
+class StaticCost:
+    params: int
+    params_attention: int
+    macs: int
+    macs_attention: int
+    macs_by_operator: dict[str, int]
+    uncounted_ops: dict[str, int]
+    image_size: int
+    counter: str = "fvcore FlopCountAnalysis + element-wise handlers (1 MAC per multiply-add)"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def static_cost(attention: str, hparams: dict | None = None, image_size: int = 224, num_classes: int = 2) -> StaticCost:
+    """Parameters and MACs of ResNet-18 + ``attention`` at ``image_size``, with the attention share."""
+    model = resnet18(attention, hparams, num_classes=num_classes)
+    attn_ids = {id(m) for m in attention_modules(model)}
+    names = [n for n, m in model.named_modules() if id(m) in attn_ids]
+    params = sum(p.numel() for p in model.parameters())
+    params_attn = sum(p.numel() for m in attention_modules(model) for p in m.parameters())
+    with torch.no_grad():
+        fa = flop_analysis(model, image_size)
+        total = int(fa.total())
+        by_module = fa.by_module()
+        macs_attn = int(sum(by_module.get(n, 0) for n in names))
+        by_op = {k: int(v) for k, v in fa.by_operator().items()}
+        uncounted = {k: int(v) for k, v in fa.unsupported_ops().items()}
+    return StaticCost(params, params_attn, total, macs_attn, by_op, uncounted, image_size)
+
+
+def flop_counter_macs(model: nn.Module, image_size: int) -> int:
+    """torch's FlopCounterMode total halved (it counts 2 FLOPs per multiply-add)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as fc:
+        model.eval()(torch.zeros(1, 3, image_size, image_size))
+    return fc.get_total_flops() // 2
+
+
+# ------------------------------------------------------------------------------------ throughput
+
+
+@dataclass(frozen=True)
+class Throughput:
+    train_img_s: float
+    train_img_s_min: float
+    train_img_s_max: float
+    infer_img_s: float
+    infer_img_s_min: float
+    infer_img_s_max: float
+    repeats: int
+    batch_size: int
+    image_size: int
+    device: str
+    device_name: str
+    dtype: str
+    channels_last: bool
+    threads: int
+    peak_memory_mb: float | None
+    timer: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _timed(fn: Any, dev: DeviceInfo, repeats: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    times = []
+    if dev.device == "cuda":
+        for _ in range(repeats):
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            torch.cuda.synchronize()
+            times.append(start.elapsed_time(end) / 1000)
+    else:
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+    return times
+
+
+def measure_throughput(attention: str, hparams: dict | None, image_size: int, batch_size: int, dev: DeviceInfo,
+                       repeats: int = 5, warmup: int = 2) -> Throughput:
+    """Training-step and inference images/s: median of ``repeats`` timed batches (with min/max)."""
+    torch.manual_seed(0)
+    device = torch.device(dev.device)
+    fmt = torch.channels_last if dev.channels_last else torch.contiguous_format
+    model = resnet18(attention, hparams).to(device, memory_format=fmt)
+    opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+    x = torch.randn(batch_size, 3, image_size, image_size, device=device).contiguous(memory_format=fmt)
+    y = torch.randint(0, 2, (batch_size,), device=device)
+    if dev.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+    def train_step() -> None:
+        with autocast(dev):
+            loss = nn.functional.cross_entropy(model(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def infer_step() -> None:
+        with torch.inference_mode(), autocast(dev):
+            model(x)
+
+    model.train()
+    tr = [batch_size / t for t in _timed(train_step, dev, repeats, warmup)]
+    model.eval()
+    inf = [batch_size / t for t in _timed(infer_step, dev, repeats, warmup)]
+    peak = torch.cuda.max_memory_allocated() / 2**20 if dev.device == "cuda" else None
+    return Throughput(statistics.median(tr), min(tr), max(tr), statistics.median(inf), min(inf), max(inf), repeats,
+                      batch_size, image_size, dev.device, dev.name, dev.dtype, dev.channels_last, dev.threads, peak,
+                      "cuda events" if dev.device == "cuda" else "perf_counter wall time")

@@ -1,0 +1,295 @@
+"""Suite files: pydantic models that mirror the YAML one-to-one, and ``load_suite``.
+
+Defaults are the protocol of Rao et al. 2021 (../shared/PROTOCOL.md). A suite may ``include:``
+another file (path relative to itself) and override any key; ``--set key.path=value`` overrides
+after that, ``--set key+=[...]`` appends to a list.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import MedattnError, SuiteError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetSpec(_Strict):
+    name: str = Field(description="registered data set name (medattn-bench list datasets)")
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class AttentionSpec(_Strict):
+    name: str = Field(description="registered attention block name (medattn-bench list attention)")
+    label: str | None = Field(None, description="leaderboard row name; defaults to name")
+    hparams: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return self.label or self.name
+
+
+class AugmentSpec(_Strict):
+    hflip: bool = True
+    vflip: bool = False
+    rotate_deg: float = Field(0.0, ge=0, le=180)
+    translate: float = Field(0.0, ge=0, le=0.5)
+    scale: tuple[float, float] = (1.0, 1.0)
+
+
+class TrainSpec(_Strict):
+    epochs: int = Field(100, ge=1)
+    epochs_per_dataset: dict[str, int] = Field(default_factory=dict, description="data set name -> epochs")
+    batch_size: int = Field(64, ge=2)
+    lr: float = Field(0.05, gt=0)
+    momentum: float = Field(0.9, ge=0, lt=1)
+    weight_decay: float = Field(1e-4, ge=0)
+    lr_milestones: list[float] = Field(default_factory=lambda: [0.3, 0.6, 0.9])
+    lr_gamma: float = Field(0.1, gt=0, le=1)
+    image_size: int = Field(224, ge=16, le=1024)
+    augment: AugmentSpec = Field(default_factory=AugmentSpec)
+    precision: Literal["auto", "bf16", "fp32"] = "auto"
+    channels_last: Literal["auto", "on", "off"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    threads: int | None = Field(None, ge=1)
+
+    @field_validator("lr_milestones")
+    @classmethod
+    def _fractions(cls, v: list[float]) -> list[float]:
+        bad = [f for f in v if not 0 < f < 1]
+        if bad:
+            raise ValueError(f"milestones are fractions of the epochs in (0, 1), got {bad}")
+        return sorted(v)
+
+
+class SplitSpec(_Strict):
+    kind: Literal["stratified", "official"] = "stratified"
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    group_duplicates: bool = True
+
+
+class StatsSpec(_Strict):
+    baseline: str = "none"
+    n_resamples: int = Field(2000, ge=100)
+    ci_level: float = Field(0.95, gt=0.5, lt=1)
+    ci_method: Literal["bca", "percentile"] = "bca"
+    correction: Literal["holm", "bonferroni", "bh", "none"] = "holm"
+    hierarchical: bool = Field(False, description="also resample seeds in the paired bootstrap")
+    seed: int = 0
+
+
+class CostSpec(_Strict):
+    throughput: bool = True
+    repeats: int = Field(5, ge=1)
+    warmup: int = Field(2, ge=0)
+
+
+class EvalSpec(_Strict):
+    split: SplitSpec = Field(default_factory=SplitSpec)
+    stats: StatsSpec = Field(default_factory=StatsSpec)
+    cost: CostSpec = Field(default_factory=CostSpec)
+
+
+class OutputSpec(_Strict):
+    records: str | None = Field(None, description="records folder; default leaderboard/records/<suite name>")
+
+
+class Suite(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    description: str = ""
+    plugins: list[str] = Field(default_factory=list, description="modules to import for attention blocks")
+    data_root: str | None = None
+    datasets: list[DatasetSpec] = Field(min_length=1)
+    attention: list[AttentionSpec] = Field(min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+    output: OutputSpec = Field(default_factory=OutputSpec)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Suite:
+        keys = [a.key for a in self.attention]
+        dup = sorted({k for k in keys if keys.count(k) > 1})
+        if dup:
+            raise ValueError(f"attention rows must have distinct labels; {dup} repeat (set 'label:' to tell them apart)")
+        names = [d.name for d in self.datasets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"each data set may appear once, got {names}")
+        unknown = sorted(set(self.train.epochs_per_dataset) - set(names))
+        if unknown:
+            raise ValueError(f"train.epochs_per_dataset names {unknown}, which are not in datasets {names}")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds repeat: {self.seeds}")
+        return self
+
+    def epochs_for(self, dataset: str) -> int:
+        return self.train.epochs_per_dataset.get(dataset, self.train.epochs)
+
+    def records_dir(self) -> Path:
+        return Path(self.output.records or f"leaderboard/records/{self.name}")
+
+
+# ---------------------------------------------------------------------------------------- loading
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    if not path.is_file():
+        raise SuiteError(f"{path}: no such suite file")
+    if path.resolve() in chain:
+        raise SuiteError(f"{path}: include cycle ({' -> '.join(str(p) for p in (*chain, path))})")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SuiteError(f"{path}:{where} malformed YAML: {getattr(exc, 'problem', exc)}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{path}: a suite is a mapping of keys (name, datasets, attention, ...), got {type(raw).__name__}")
+    include = raw.pop("include", None)
+    if include is None:
+        return raw
+    if not isinstance(include, str):
+        raise SuiteError(f"{path}: include: expected one file path, got {include!r}")
+    base = _read_yaml(path.parent / include, (*chain, path.resolve()))
+    return _deep_merge(base, raw)
+
+
+def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def apply_override(raw: dict[str, Any], expr: str) -> None:
+    """Apply ``a.b.0.c=value`` (value parsed as YAML) or ``a.b+=[...]`` (append) in place."""
+    eq = expr.find("=")
+    append = eq > 0 and expr[eq - 1] == "+"
+    key, value = expr[: eq - 1 if append else max(eq, 0)], expr[eq + 1 :]
+    if eq <= 0 or not key.strip():
+        raise SuiteError(f"--set {expr!r}: expected key.path=value or key.path+=[items]")
+    try:
+        parsed = yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise SuiteError(f"--set {expr!r}: the value is not valid YAML") from None
+    parts = key.strip().split(".")
+    node: Any = raw
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise SuiteError(f"--set {expr!r}: {'.'.join(parts[:i]) or 'suite'} is a list of {len(node)}; "
+                                 f"{part!r} is not an index in it")
+            part = int(part)  # type: ignore[assignment]
+        elif not isinstance(node, dict):
+            raise SuiteError(f"--set {expr!r}: {'.'.join(parts[:i])} is a value, not a mapping")
+        if last:
+            if append:
+                cur = node[part] if (isinstance(node, list) or part in node) else []
+                if not isinstance(cur, list):
+                    raise SuiteError(f"--set {expr!r}: += needs a list at {key}")
+                node[part] = cur + (parsed if isinstance(parsed, list) else [parsed])
+            else:
+                node[part] = parsed
+        else:
+            if isinstance(node, dict) and part not in node:
+                node[part] = {}
+            node = node[part]
+
+
+def _error_lines(path: Path, err: ValidationError) -> str:
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            parent = _model_at(e["loc"][:-1])
+            valid = sorted(parent.model_fields) if parent else []
+            close = difflib.get_close_matches(str(e["loc"][-1]), valid, n=1)
+            msg = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "") + (
+                f" Valid keys: {', '.join(valid)}" if valid else "")
+        elif e["type"] == "literal_error":
+            msg = f"{msg}, got {e.get('input')!r}"
+        lines.append(f"{path}: {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    model: type[BaseModel] = Suite
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        ann = field.annotation
+        inner = getattr(ann, "__args__", (ann,))
+        nxt = next((a for a in inner if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if nxt is None:
+            return None
+        model = nxt
+    return model
+
+
+def load_suite(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Suite:
+    """Read, merge includes, apply ``--set`` overrides, validate, and check names against the
+    registries (after importing the suite's plugins)."""
+    path = Path(path)
+    raw = _read_yaml(path)
+    for expr in overrides:
+        apply_override(raw, expr)
+    try:
+        suite = Suite.model_validate(raw)
+    except ValidationError as err:
+        raise SuiteError(_error_lines(path, err)) from None
+    check_names(suite, path)
+    return suite
+
+
+def check_names(suite: Suite, path: Path) -> None:
+    """Resolve plugins, then check every data set and attention name, options and hparams."""
+    from .attention import ATTENTION, build_attention
+    from .data import DATASETS
+    from .plugins import load_plugins
+
+    load_plugins(suite.plugins, source=f"{path}: plugins")
+    for i, d in enumerate(suite.datasets):
+        if d.name not in DATASETS:
+            raise SuiteError(f"{path}: datasets.{i}.name: {DATASETS.unknown_message(d.name)}")
+        opts_model = DATASETS.get(d.name).options
+        try:
+            opts_model(**d.options)
+        except ValidationError as err:
+            first = err.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            valid = ", ".join(opts_model.model_fields)
+            raise SuiteError(f"{path}: datasets.{i}.options.{loc}: {first['msg']} (options of {d.name!r}: {valid})") from None
+    for i, a in enumerate(suite.attention):
+        if a.name not in ATTENTION:
+            raise SuiteError(f"{path}: attention.{i}.name: {ATTENTION.unknown_message(a.name)}")
+        try:
+            build_attention(a.name, 64, **a.hparams)
+        except MedattnError as err:
+            raise SuiteError(f"{path}: attention.{i}.hparams: {err}") from None
+        except (TypeError, ValueError) as err:
+            raise SuiteError(f"{path}: attention.{i}.hparams: {a.name!r} rejected {a.hparams}: {err}") from None
+    if suite.eval.stats.baseline not in [a.key for a in suite.attention]:
+        raise SuiteError(f"{path}: eval.stats.baseline: {suite.eval.stats.baseline!r} is not one of the attention rows "
+                         f"{[a.key for a in suite.attention]}")
+
+
+def canonical_hash(obj: Any) -> str:
+    """sha256 of the canonical JSON of ``obj`` (sorted keys), first 16 hex digits."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
