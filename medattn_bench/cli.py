@@ -160,7 +160,7 @@ def profile(
     from .attention import ATTENTION
 
     ATTENTION.entry(attention)
-    dev = resolve_device(device, precision)
+    dev = resolve_device(device, precision, image_size=size)
     s = static_cost(attention, None, size)
     base = static_cost("none", None, size)
     typer.echo(f"ResNet-18 + {attention} at {size} px, 2 classes")

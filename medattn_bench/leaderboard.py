@@ -278,7 +278,8 @@ def render(records: list[dict[str, Any]], problems: list[str] | tuple[str, ...] 
             lines += [any_rec["suite"]["description"].strip(), ""]
         lines += _provenance(datasets)
         lines += [f"- Statistics: {settings.get('n_resamples')} paired bootstrap resamples ({ci_method} CI, "
-                  f"seed {settings.get('seed')}), {settings.get('correction')} correction over {len(rows)} "
+                  f"seed {settings.get('seed')}), {settings.get('correction')} correction over "
+                  f"{sum(r.comparison is not None for r in rows)} "
                   f"comparisons with baseline `{baseline}`", ""]
         lines += ["### Cost", "", _cost_table(datasets, order, baseline), ""]
         by_ds: dict[str, dict[str, Row]] = defaultdict(dict)

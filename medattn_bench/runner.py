@@ -123,7 +123,7 @@ class SuiteRunner:
         if not todo:
             return counts
         t = self.suite.train
-        dev = resolve_device(t.device, t.precision, t.channels_last, t.threads)
+        dev = resolve_device(t.device, t.precision, t.channels_last, t.threads, t.image_size)
         self.log(f"{len(todo)} run(s) to do, {counts['skipped']} already recorded; device {dev.device} "
                  f"({dev.name}), {dev.dtype}, channels_last={dev.channels_last}, {dev.threads} thread(s)")
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -160,6 +160,15 @@ class SuiteRunner:
         groups = data.groups if split.group_duplicates else None
         return stratified_split(data.labels, name, seed, split.test_fraction, groups)
 
+    def _leakage(self, data: ImageSet, spec: RunSpec, train_idx: np.ndarray, test_idx: np.ndarray) -> dict | None:
+        """Duplicate groups crossing this run's split, and how many a group-unaware split would leak."""
+        if data.groups is None:
+            return None
+        crossing = len(set(data.groups[train_idx].tolist()) & set(data.groups[test_idx].tolist()))
+        naive_tr, naive_te = stratified_split(data.labels, spec.dataset.name, spec.seed, self.suite.eval.split.test_fraction)
+        naive = len(set(data.groups[naive_tr].tolist()) & set(data.groups[naive_te].tolist()))
+        return {**data.meta.get("audit", {}), "groups_crossing_split": crossing, "would_leak_without_grouping": naive}
+
     def _costs(self, a: AttentionSpec, dev: DeviceInfo) -> dict:
         if a.key not in self._cost:
             t, c = self.suite.train, self.suite.eval.cost
@@ -191,7 +200,8 @@ class SuiteRunner:
                                 **provenance(entry.obj, entry.origin)},
             "data": {"n_images": len(data), "n_train": int(len(train_idx)), "n_test": int(len(test_idx)),
                      "classes": list(data.classes), "meta": data.meta,
-                     "test_ids_hash": canonical_hash([data.ids[i] for i in test_idx])},
+                     "test_ids_hash": canonical_hash([data.ids[i] for i in test_idx]),
+                     "leakage": self._leakage(data, spec, train_idx, test_idx)},
             "env": {"package_version": __version__, "git": git_info(), "machine": machine_summary(),
                     "device": dev.to_dict()},
         }

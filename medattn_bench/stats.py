@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -75,9 +76,11 @@ def bootstrap_ci(labels: object, scores: object, level: float = 0.95, n_resample
     """AUC with a stratified bootstrap CI from ``scipy.stats.bootstrap`` (BCa or percentile)."""
     y, s = check_binary(labels, scores)
     pos, neg = s[y == 1], s[y == 0]
-    res = sps.bootstrap((pos, neg), _auc_from_samples, n_resamples=n_resamples, confidence_level=level,
-                        method="BCa" if method == "bca" else "percentile", vectorized=True,
-                        random_state=np.random.default_rng(seed), batch=max(1, 2_000_000 // len(s)))
+    with warnings.catch_warnings():  # a degenerate BCa interval is handled below
+        warnings.simplefilter("ignore", sps.DegenerateDataWarning)
+        res = sps.bootstrap((pos, neg), _auc_from_samples, n_resamples=n_resamples, confidence_level=level,
+                            method="BCa" if method == "bca" else "percentile", vectorized=True,
+                            random_state=np.random.default_rng(seed), batch=max(1, 2_000_000 // len(s)))
     a = float(_auc_from_samples(pos, neg))
     lo, hi = res.confidence_interval
     if not np.isfinite(lo) or not np.isfinite(hi):  # BCa degenerates when every resample is equal

@@ -58,7 +58,7 @@ class TrainSpec(_Strict):
     image_size: int = Field(224, ge=16, le=1024)
     augment: AugmentSpec = Field(default_factory=AugmentSpec)
     precision: Literal["auto", "bf16", "fp32"] = "auto"
-    channels_last: Literal["auto", "on", "off"] = "auto"
+    channels_last: Literal["auto"] | bool = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"
     threads: int | None = Field(None, ge=1)
 
@@ -209,20 +209,27 @@ def apply_override(raw: dict[str, Any], expr: str) -> None:
 
 
 def _error_lines(path: Path, err: ValidationError) -> str:
-    lines = []
+    merged: dict[str, list[str]] = {}
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        # Drop pydantic's union-member tags (literal['auto'], bool, ...) from the key path.
+        parts = [p for p in e["loc"] if isinstance(p, int) or ("[" not in str(p) and str(p) not in _TYPE_TAGS)]
+        loc = ".".join(str(p) for p in parts)
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
-            parent = _model_at(e["loc"][:-1])
+            parent = _model_at(tuple(parts[:-1]))
             valid = sorted(parent.model_fields) if parent else []
-            close = difflib.get_close_matches(str(e["loc"][-1]), valid, n=1)
+            close = difflib.get_close_matches(str(parts[-1]), valid, n=1)
             msg = "unknown key" + (f"; did you mean {close[0]!r}?" if close else "") + (
                 f" Valid keys: {', '.join(valid)}" if valid else "")
-        elif e["type"] == "literal_error":
+        elif e["type"] in ("literal_error", "bool_parsing", "int_parsing", "float_parsing"):
             msg = f"{msg}, got {e.get('input')!r}"
-        lines.append(f"{path}: {loc}: {msg}")
-    return "\n".join(lines)
+        merged.setdefault(loc, [])
+        if msg not in merged[loc]:
+            merged[loc].append(msg)
+    return "\n".join(f"{path}: {loc}: {' or '.join(m)}" if loc else f"{path}: {' or '.join(m)}" for loc, m in merged.items())
+
+
+_TYPE_TAGS = {"bool", "int", "float", "str", "list", "dict", "tuple", "function-after", "function-before"}
 
 
 def _model_at(loc: tuple) -> type[BaseModel] | None:

@@ -70,4 +70,4 @@ def load_dataset(name: str, options: dict[str, Any], data_root: str | None = Non
     return entry.factory(entry.options(**options), data_root)
 
 
-from . import phantoms  # noqa: E402,F401  (registers the phantom data sets)
+from . import phantoms, real  # noqa: E402,F401  (register the built-in data sets)

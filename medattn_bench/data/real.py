@@ -1,0 +1,270 @@
+"""The four real data sets in the folder layouts their public releases use, plus generic sources
+(``imagefolder``, ``csv``, ``medmnist``).
+
+Every source is reduced to a list of :class:`Item` (path, label, official split, subclass) and
+decoded once into a memory-mapped uint8 cache (see :mod:`medattn_bench.data.cache`), so training
+never decodes an image file per epoch. Duplicate images (pixel-identical, or near-identical by a
+perceptual hash) are grouped so that splits keep each group on one side.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from ..errors import DataError
+from . import DatasetOptions, ImageSet, register_dataset
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
+ENV_ROOT = "MEDATTN_DATA"
+
+
+@dataclass(frozen=True)
+class Item:
+    path: Path
+    label: int
+    split: str  # official split of the source: train / val / test, or '' if it has none
+    subclass: str
+
+
+class RealOptions(DatasetOptions):
+    root: str | None = Field(None, description="folder of this data set (overrides --data-root / MEDATTN_DATA)")
+    size: int = Field(128, ge=16, le=1024, description="decoded side in pixels (shorter side resized, centre crop)")
+    channels: Literal[1, 3] | None = Field(None, description="1 (grayscale) or 3 (RGB); default per data set")
+    skip_corrupt: bool = Field(False, description="skip unreadable images (counted in the run record) instead of failing")
+    near_duplicates: bool = Field(True, description="group near-duplicates (perceptual hash) as well as exact ones")
+    hash_threshold: int = Field(4, ge=0, le=32, description="max Hamming distance of 64-bit dHashes in one group")
+
+
+def resolve_root(name: str, folder: str, opts_root: str | None, data_root: str | None,
+                 detect: "callable") -> Path:
+    """Find the data set's folder: the option, then ``--data-root``/suite ``data_root``, then
+    ``$MEDATTN_DATA``; each candidate may be the data set's folder or its parent."""
+    looked = []
+    for source, base in (("options.root", opts_root), ("--data-root / data_root", data_root),
+                         (ENV_ROOT, os.environ.get(ENV_ROOT))):
+        if not base:
+            looked.append(f"{source} unset")
+            continue
+        for cand in (Path(base), Path(base) / folder):
+            if cand.is_dir() and detect(cand):
+                return cand
+        looked.append(f"{base} (from {source})")
+    raise DataError(f"data set {name!r}: its folder was not found; looked in: {'; '.join(looked)}. "
+                    f"Get it with `medattn-bench data download {name} --to DIR` and pass --data-root DIR "
+                    f"(or set {ENV_ROOT})")
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+
+
+def _expect(root: Path, name: str, expected: str, found_ok: bool) -> None:
+    if not found_ok:
+        found = sorted(p.name for p in root.iterdir())[:12] if root.is_dir() else []
+        raise DataError(f"{root}: not the {name} layout; expected {expected}, found {found or 'nothing'}")
+
+
+# ------------------------------------------------------------------------------ native layouts
+
+
+def _skin_detect(root: Path) -> bool:
+    return (root / "train" / "benign").is_dir() or (root / "test" / "benign").is_dir()
+
+
+def _skin_items(root: Path) -> list[Item]:
+    _expect(root, "skin", "train|test/{benign,malignant}/*.jpg (Kaggle 'Skin Cancer: Malignant vs. Benign')",
+            _skin_detect(root))
+    return [Item(p, label, split, cls) for split in ("train", "test") for label, cls in enumerate(("benign", "malignant"))
+            for p in _images_in(root / split / cls)]
+
+
+def _cxr_detect(root: Path) -> bool:
+    return (root / "chest_xray").is_dir() and any((root / "chest_xray" / s / "NORMAL").is_dir() for s in ("train", "test", "val"))
+
+
+def _cxr_items(root: Path) -> list[Item]:
+    _expect(root, "cxr", "chest_xray/{train,test,val}/{NORMAL,PNEUMONIA}/*.jpeg (Kermany et al. 2018)", _cxr_detect(root))
+    items = []
+    for split in ("train", "val", "test"):
+        for label, cls in enumerate(("NORMAL", "PNEUMONIA")):
+            for p in _images_in(root / "chest_xray" / split / cls):
+                sub = "normal" if label == 0 else ("virus" if "virus" in p.name.lower() else
+                                                   "bacteria" if "bacteria" in p.name.lower() else "pneumonia")
+                items.append(Item(p, label, split, sub))
+    return items
+
+
+MRI_CLASSES = ("glioma_tumor", "meningioma_tumor", "no_tumor", "pituitary_tumor")
+
+
+def _mri_detect(root: Path) -> bool:
+    return any((root / s / "no_tumor").is_dir() for s in ("Training", "Testing"))
+
+
+def _mri_items(root: Path) -> list[Item]:
+    _expect(root, "mri", "Training|Testing/{glioma_tumor,meningioma_tumor,no_tumor,pituitary_tumor}/*.jpg "
+            "(Bhuvaji et al. 2020)", _mri_detect(root))
+    # The three tumour folders merge into 'tumor'; the subtype is kept as metadata.
+    return [Item(p, int(cls != "no_tumor"), "train" if split == "Training" else "test", cls)
+            for split in ("Training", "Testing") for cls in MRI_CLASSES for p in _images_in(root / split / cls)]
+
+
+def _ct_detect(root: Path) -> bool:
+    return (root / "Images-processed" / "CT_COVID").is_dir()
+
+
+def _ct_items(root: Path) -> list[Item]:
+    _expect(root, "ct", "Images-processed/{CT_COVID,CT_NonCOVID}/* and Data-split/{COVID,NonCOVID}/*.txt "
+            "(UCSD COVID-CT)", _ct_detect(root))
+    split_of: dict[str, str] = {}
+    for cls, tag in (("COVID", "CT_COVID"), ("NonCOVID", "CT_NonCOVID")):
+        for split in ("train", "val", "test"):
+            lst = root / "Data-split" / cls / f"{split}{tag}.txt"
+            if lst.is_file():
+                for line in lst.read_text(errors="replace").splitlines():
+                    if line.strip():
+                        split_of[f"{tag}/{line.strip()}"] = split
+    items = []
+    for label, tag in ((0, "CT_NonCOVID"), (1, "CT_COVID")):
+        for p in _images_in(root / "Images-processed" / tag):
+            items.append(Item(p, label, split_of.get(f"{tag}/{p.name}", ""), tag))
+    return items
+
+
+NATIVE = {
+    # name: (folder under the data root, detect, items, classes, default channels)
+    "skin": ("skin", _skin_detect, _skin_items, ("benign", "malignant"), 3),
+    "cxr": ("cxr", _cxr_detect, _cxr_items, ("normal", "pneumonia"), 1),
+    "mri": ("mri", _mri_detect, _mri_items, ("no_tumor", "tumor"), 1),
+    "ct": ("ct", _ct_detect, _ct_items, ("noncovid", "covid"), 1),
+}
+
+
+def detect_layout(root: Path) -> str | None:
+    """Which native layout ``root`` holds, if any."""
+    return next((name for name, (_, detect, *_rest) in NATIVE.items() if detect(root)), None)
+
+
+def items_for(name: str, root: Path) -> list[Item]:
+    items = NATIVE[name][2](root)
+    _check_classes(name, root, items, NATIVE[name][3])
+    return items
+
+
+def _check_classes(name: str, root: Path, items: list[Item], classes: tuple[str, str]) -> None:
+    counts = np.bincount([i.label for i in items], minlength=2)
+    empty = [classes[k] for k in (0, 1) if counts[k] == 0]
+    if empty:
+        raise DataError(f"{root}: data set {name!r} has no images of class {', '.join(map(repr, empty))} "
+                        f"(counts: {dict(zip(classes, counts.tolist()))}); a binary task needs both")
+
+
+def _register_native(name: str) -> None:
+    folder, detect, _, classes, channels = NATIVE[name]
+
+    @register_dataset(name, RealOptions, description=f"real {name} data in its public layout ({classes[0]} / {classes[1]})")
+    def factory(opts: RealOptions, data_root: str | None = None) -> ImageSet:
+        from .cache import load_items
+
+        root = resolve_root(name, folder, opts.root, data_root, detect)
+        return load_items(name, root, items_for(name, root), classes, opts, opts.channels or channels)
+
+
+for _n in NATIVE:
+    _register_native(_n)
+
+
+# ----------------------------------------------------------------------------- generic sources
+
+
+class FolderOptions(RealOptions):
+    root: str = Field(description="folder with exactly two class subfolders (or train/test folders holding them)")
+    classes: tuple[str, str] | None = Field(None, description="(negative, positive) subfolder names; default sorted")
+
+
+@register_dataset("imagefolder", FolderOptions, description="one subfolder per class (optionally under train/ and test/)")
+def _imagefolder(opts: FolderOptions, data_root: str | None = None) -> ImageSet:
+    from .cache import load_items
+
+    root = Path(opts.root if Path(opts.root).is_absolute() or not data_root else Path(data_root) / opts.root)
+    if not root.is_dir():
+        raise DataError(f"imagefolder: {root} is not a folder")
+    splits = [s for s in ("train", "val", "test") if (root / s).is_dir()] or [""]
+    base = root / splits[0] if splits[0] else root
+    classes = opts.classes or tuple(sorted(p.name for p in base.iterdir() if p.is_dir()))
+    if len(classes) != 2:
+        raise DataError(f"imagefolder {root}: expected 2 class subfolders, found {list(classes)}; "
+                        "set options.classes: [negative, positive]")
+    items = [Item(p, label, s, cls) for s in splits for label, cls in enumerate(classes)
+             for p in _images_in((root / s if s else root) / cls)]
+    _check_classes("imagefolder", root, items, classes)  # type: ignore[arg-type]
+    return load_items("imagefolder", root, items, classes, opts, opts.channels or 3)  # type: ignore[arg-type]
+
+
+class CsvOptions(RealOptions):
+    root: str = Field(description="CSV file with columns path,label (optional split, group)")
+    positive: str = Field("1", description="label value of the positive class; every other value is negative")
+
+
+@register_dataset("csv", CsvOptions, description="CSV with columns path,label[,split,group]; paths relative to the file")
+def _csv(opts: CsvOptions, data_root: str | None = None) -> ImageSet:
+    from .cache import load_items
+
+    path = Path(opts.root)
+    if not path.is_file():
+        raise DataError(f"csv: {path} is not a file")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"path", "label"} - set(reader.fieldnames or [])
+        if missing:
+            raise DataError(f"{path}: missing column(s) {sorted(missing)}; expected path,label[,split,group], "
+                            f"found {reader.fieldnames}")
+        rows = list(reader)
+    items = [Item(path.parent / r["path"], int(r["label"] == opts.positive), r.get("split") or "", r["label"]) for r in rows]
+    groups = [r.get("group") or None for r in rows]
+    _check_classes("csv", path, items, ("negative", opts.positive))
+    return load_items("csv", path.parent, items, ("negative", opts.positive), opts, opts.channels or 3,
+                      explicit_groups=groups if any(groups) else None)
+
+
+class MedmnistOptions(DatasetOptions):
+    path: str = Field(description="a MedMNIST .npz file (keys train_images, train_labels, val_..., test_...)")
+    positive: list[int] = Field(default_factory=lambda: [1], description="label values that form the positive class")
+    size: int | None = Field(None, ge=8, le=1024, description="resize to this side (default: as stored)")
+
+
+@register_dataset("medmnist", MedmnistOptions, description="MedMNIST v2 .npz; a label subset forms the positive class")
+def _medmnist(opts: MedmnistOptions, data_root: str | None = None) -> ImageSet:
+    import torch
+
+    path = Path(opts.path) if Path(opts.path).is_absolute() or not data_root else Path(data_root) / opts.path
+    if not path.is_file():
+        raise DataError(f"medmnist: {path} not found; download e.g. pneumoniamnist.npz from zenodo.org/records/10519652")
+    try:
+        npz = np.load(path)
+        parts = [(s, npz[f"{s}_images"], npz[f"{s}_labels"]) for s in ("train", "val", "test")]
+    except (KeyError, ValueError, OSError) as exc:
+        raise DataError(f"{path}: not a MedMNIST npz ({exc}); expected keys train_images, train_labels, val_images, "
+                        "val_labels, test_images, test_labels") from None
+    images = np.concatenate([p[1] for p in parts])
+    labels = np.isin(np.concatenate([p[2] for p in parts]).reshape(len(images), -1)[:, 0], opts.positive).astype(np.int64)
+    split = np.concatenate([[s] * len(p[1]) for s, p in zip(("train", "val", "test"), parts)])
+    x = torch.from_numpy(images)
+    x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
+    if opts.size and opts.size != x.shape[-1]:
+        from ..engine.train import prepare_images
+
+        x = prepare_images(x, opts.size)[:, : x.shape[1]]
+    ids = [f"{path.stem}/{s}/{i}" for s, p in zip(("train", "val", "test"), parts) for i in range(len(p[1]))]
+    return ImageSet(x.contiguous(), labels, ids, ("negative", "positive"), official_split=split,
+                    meta={"source": "medmnist", "file": path.name, "positive": opts.positive})
+
+

@@ -1,0 +1,14 @@
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+
+
+@pytest.fixture
+def shared_datasets() -> Path:
+    path = SHARED / "datasets"
+    if not path.is_dir():
+        pytest.fail(f"../shared/datasets is missing (looked in {path}); the real-data tests need it", pytrace=False)
+    return path

@@ -1,0 +1,34 @@
+import pytest
+
+from medattn_bench.attention import ATTENTION
+from medattn_bench.cost import flop_counter_macs, static_cost
+from medattn_bench.models import resnet18
+
+
+def test_resnet18_baseline_is_182_gmacs_at_224():
+    c = static_cost("none", image_size=224, num_classes=1000)
+    assert c.params == 11_689_512
+    assert c.macs / 1e9 == pytest.approx(1.82, rel=0.01)
+
+
+@pytest.mark.parametrize("name", ATTENTION.names())
+def test_no_operator_left_uncounted(name):
+    c = static_cost(name, image_size=32)
+    assert c.uncounted_ops == {}, f"{name}: fvcore cannot count {sorted(c.uncounted_ops)}; add a handler in cost.py"
+    if name != "none":
+        assert c.macs_attention > 0 and c.params_attention > 0 or name in ("simam",)
+
+
+def test_matmul_macs_agree_with_torch_flop_counter():
+    for name in ("none", "se", "gc"):
+        c = static_cost(name, image_size=64)
+        mm = sum(c.macs_by_operator.get(k, 0) for k in ("conv", "linear", "bmm", "matmul", "einsum"))
+        assert mm == flop_counter_macs(resnet18(name), 64)
+
+
+def test_attention_elementwise_cost_is_counted():
+    # Without element-wise handlers SE's gate multiply, sigmoid and mean would be invisible.
+    base, se = static_cost("none", image_size=224), static_cost("se", image_size=224)
+    gate_elems = 2 * (64 * 56 * 56 + 128 * 28 * 28 + 256 * 14 * 14 + 512 * 7 * 7)  # x * s per block
+    assert se.macs_by_operator["elementwise"] - base.macs_by_operator["elementwise"] >= gate_elems
+    assert se.macs_by_operator["reduction"] == gate_elems  # the squeeze (mean) reads every element

@@ -1,0 +1,134 @@
+"""Runs end to end on tiny phantoms: determinism, failure recording, resume, kill -9."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from medattn_bench.attention import ATTENTION, register_attention
+from medattn_bench.results import load_records, write_json_atomic
+from medattn_bench.runner import SuiteRunner, plan
+from medattn_bench.suite import load_suite
+
+TINY = """\
+name: tiny
+datasets:
+  - {{name: phantom_mri, options: {{n_per_class: 16, size: 16}}}}
+attention: [{{name: none}}, {attn}]
+seeds: [0, 1]
+train: {{epochs: {epochs}, batch_size: 8, image_size: 16, lr: 0.01}}
+eval: {{stats: {{n_resamples: 200}}, cost: {{throughput: false}}}}
+"""
+
+
+def _suite(tmp_path: Path, attn: str = "{name: se}", epochs: int = 2) -> Path:
+    p = tmp_path / "tiny.yaml"
+    p.write_text(TINY.format(attn=attn, epochs=epochs))
+    return p
+
+
+def _run(path: Path, records: Path) -> dict:
+    s = load_suite(path)
+    return SuiteRunner(s, str(path), progress=False, log=lambda m: None).run(plan(s, records_dir=records))
+
+
+def _scores(records: Path) -> dict:
+    recs, problems = load_records(records)
+    assert not problems
+    return {(r["run"]["variant"], r["run"]["seed"]): r["test"]["scores"] for r in recs}
+
+
+def test_same_run_twice_gives_identical_scores_and_same_test_cases_across_variants(tmp_path):
+    path = _suite(tmp_path)
+    _run(path, tmp_path / "a")
+    _run(path, tmp_path / "b")
+    a, b = _scores(tmp_path / "a"), _scores(tmp_path / "b")
+    assert a == b and len(a) == 4
+    recs, _ = load_records(tmp_path / "a")
+    ids = {(r["run"]["variant"], r["run"]["seed"]): r["test"]["ids"] for r in recs}
+    assert ids[("none", 0)] == ids[("se", 0)]  # same seed -> same test cases for every variant
+    assert ids[("none", 0)] != ids[("none", 1)]
+    rec = recs[0]
+    for key in ("config", "config_hash", "env", "metrics", "cost", "time", "attention_block"):
+        assert key in rec
+    assert rec["env"]["package_version"] and rec["env"]["machine"]["torch"] == torch.__version__
+    assert rec["cost"]["static"]["params"] > 11e6 and rec["cost"]["static"]["macs"] > 0
+    assert 0 <= rec["metrics"]["auc"] <= 1 and len(rec["test"]["scores"]) == rec["metrics"]["n_test"]
+
+
+@pytest.fixture
+def nan_block():
+    @register_attention("test_nan_gate", paper="test only")
+    def factory(channels: int) -> nn.Module:
+        class Nan(nn.Module):
+            def forward(self, x):
+                return x * float("nan")
+
+        return Nan()
+
+    yield "test_nan_gate"
+    ATTENTION.unregister("test_nan_gate")
+
+
+def test_diverging_run_is_recorded_as_failed_and_the_suite_goes_on(tmp_path, nan_block):
+    path = _suite(tmp_path, attn="{name: test_nan_gate}", epochs=2)
+    counts = _run(path, tmp_path / "rec")
+    assert counts == {"skipped": 0, "ok": 2, "failed": 2}
+    recs, _ = load_records(tmp_path / "rec")
+    failed = [r for r in recs if r["status"] == "failed"]
+    assert len(failed) == 2 and all("loss became nan in epoch 1" in r["failure"] for r in failed)
+    # A rerun does not retry a recorded failure unless asked to.
+    assert _run(path, tmp_path / "rec")["skipped"] == 4
+
+
+def test_resume_skips_done_and_reruns_stale(tmp_path):
+    path = _suite(tmp_path)
+    rec = tmp_path / "rec"
+    assert _run(path, rec)["ok"] == 4
+    assert _run(path, rec) == {"skipped": 4, "ok": 0, "failed": 0}
+    target = rec / "phantom_mri" / "se" / "seed1.json"
+    data = json.loads(target.read_text())
+    data["config_hash"] = "0" * 16  # as if produced by another protocol
+    target.write_text(json.dumps(data))
+    assert [r.status for r in plan(load_suite(path), records_dir=rec)].count("stale") == 1
+    assert _run(path, rec)["ok"] == 1
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    target = tmp_path / "r.json"
+    write_json_atomic(target, {"a": 1})
+
+    class Boom:
+        pass
+
+    with pytest.raises(TypeError):
+        write_json_atomic(target, {"a": Boom()})
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_kill_minus_nine_then_rerun_matches_uninterrupted(tmp_path):
+    path = _suite(tmp_path, epochs=4)
+    _run(path, tmp_path / "clean")
+    rec = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "medattn_bench.cli", "run", str(path), "--records", str(rec), "--no-progress"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(rec.rglob("seed*.json")):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = list(rec.rglob("seed*.json"))
+    assert 1 <= len(done) < 4, "the run finished before it could be killed; make it longer"
+    for p in done:
+        json.loads(p.read_text())  # every record present is complete
+    _run(path, rec)
+    assert _scores(rec) == _scores(tmp_path / "clean")
+    assert not [p for p in rec.rglob("*") if p.is_file() and not p.name.startswith("seed")], "leftover temp files"

@@ -1,0 +1,41 @@
+from pathlib import Path
+
+import pytest
+
+from medattn_bench.errors import SuiteError
+from medattn_bench.suite import apply_override, load_suite
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_demo_suite_loads_and_paper_defaults():
+    s = load_suite(ROOT / "suites" / "demo.yaml")
+    assert [a.name for a in s.attention] == ["none", "se", "cbam", "gc"]
+    assert s.seeds == [0, 1, 2]
+    # Defaults not set by the demo are the paper's protocol.
+    assert (s.train.momentum, s.train.weight_decay, s.train.lr_milestones) == (0.9, 1e-4, [0.3, 0.6, 0.9])
+    assert s.eval.split.test_fraction == 0.2
+
+
+def test_include_and_overrides(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("name: base\ndatasets: [{name: phantom_ct}]\nattention: [{name: none}]\ntrain: {epochs: 9, lr: 0.1}\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("include: base.yaml\nname: child\ntrain: {epochs: 3}\n")
+    s = load_suite(child, ["train.batch_size=8", "attention+=[{name: se, hparams: {rd_ratio: 0.25}}]", "datasets.0.options.size=24"])
+    assert (s.name, s.train.epochs, s.train.lr, s.train.batch_size) == ("child", 3, 0.1, 8)
+    assert [a.key for a in s.attention] == ["none", "se"] and s.attention[1].hparams == {"rd_ratio": 0.25}
+    assert s.datasets[0].options == {"size": 24}
+
+
+def test_override_into_list_index_out_of_range():
+    raw = {"attention": [{"name": "none"}]}
+    with pytest.raises(SuiteError, match="attention is a list of 1; '3' is not an index"):
+        apply_override(raw, "attention.3.name=se")
+
+
+def test_epochs_per_dataset_must_name_a_suite_dataset(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("name: s\ndatasets: [{name: phantom_ct}]\nattention: [{name: none}]\ntrain: {epochs_per_dataset: {ct: 5}}\n")
+    with pytest.raises(SuiteError, match=r"s\.yaml: train\.epochs_per_dataset names \['ct'\], which are not in datasets"):
+        load_suite(p)
