@@ -16,6 +16,8 @@ list_app = typer.Typer(help="List registered attention blocks or data sets.", no
 plugin_app = typer.Typer(help="Check attention-block plugins.", no_args_is_help=True)
 app.add_typer(list_app, name="list")
 app.add_typer(plugin_app, name="plugin")
+data_app = typer.Typer(help="Inspect, audit and download data sets.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
 
 PluginOpt = Annotated[Optional[list[str]], typer.Option("--plugin", help="Import this module for its attention blocks (repeatable).")]
 
@@ -175,6 +177,116 @@ def profile(
     typer.echo(f"inference   {t.infer_img_s:.1f} img/s (median of {t.repeats}; min {t.infer_img_s_min:.1f}, max {t.infer_img_s_max:.1f})")
     if t.peak_memory_mb is not None:
         typer.echo(f"peak memory {t.peak_memory_mb:.0f} MiB")
+
+
+def _resolve_data(target: str, data_root: str | None):
+    """ROOT (a folder in a known layout) or NAME (a native data set) -> (name, root, items)."""
+    from .data.real import NATIVE, detect_layout, items_for, resolve_root
+    from .errors import DataError
+
+    if target in NATIVE:
+        folder, detect, *_ = NATIVE[target]
+        root = resolve_root(target, folder, None, data_root, detect)
+        return target, root, items_for(target, root)
+    root = Path(target)
+    if not root.is_dir():
+        raise DataError(f"{target}: neither a data set name ({', '.join(NATIVE)}) nor a folder")
+    name = detect_layout(root)
+    if name is None:
+        subs = sorted(p.name for p in root.iterdir())[:12]
+        raise DataError(f"{root}: no known layout (skin, cxr, mri, ct) found; its entries: {subs}")
+    return name, root, items_for(name, root)
+
+
+DataRootOpt = Annotated[Optional[str], typer.Option("--data-root", help="Folder holding the data sets (else $MEDATTN_DATA).")]
+
+
+@data_app.command("info")
+def data_info(target: Annotated[str, typer.Argument(help="A data set name (skin, cxr, mri, ct) or a folder.")],
+              data_root: DataRootOpt = None) -> None:
+    """Counts per class and source split, subclasses, image modes and size range (headers only)."""
+    from collections import Counter
+
+    from PIL import Image
+    from tabulate import tabulate
+
+    name, root, items = _resolve_data(target, data_root)
+    counts = Counter((it.split or "-", it.subclass, it.label) for it in items)
+    rows = [[split, sub, label, n] for (split, sub, label), n in sorted(counts.items())]
+    modes, sizes, bad = Counter(), [], 0
+    for it in items:
+        try:
+            with Image.open(it.path) as im:
+                modes[f"{im.format}/{im.mode}"] += 1
+                sizes.append(im.size)
+        except OSError:
+            bad += 1
+    typer.echo(f"{name} at {root}: {len(items)} images")
+    typer.echo(tabulate(rows, ["source split", "folder / subclass", "label", "images"], tablefmt="simple"))
+    by_label = Counter(it.label for it in items)
+    typer.echo(f"per label: {dict(sorted(by_label.items()))}")
+    typer.echo(f"formats/modes: {dict(modes.most_common())}" + (f"; unreadable headers: {bad}" if bad else ""))
+    if sizes:
+        w, h = zip(*sizes)
+        typer.echo(f"sizes: width {min(w)}-{max(w)} px, height {min(h)}-{max(h)} px")
+
+
+@data_app.command("audit")
+def data_audit(target: Annotated[str, typer.Argument(help="A data set name (skin, cxr, mri, ct) or a folder.")],
+               data_root: DataRootOpt = None,
+               threshold: Annotated[int, typer.Option("--threshold", min=0, max=64, help="dHash Hamming threshold (of 256 bits).")] = 8,
+               show: Annotated[int, typer.Option("--show", min=0, help="How many groups to list.")] = 20) -> None:
+    """Exact and near-duplicate groups; which cross labels or the official split."""
+    import numpy as np
+
+    from .data.cache import audit_summary, duplicate_groups, dhash_words, load_items
+    from .data.real import NATIVE, RealOptions
+
+    name, root, items = _resolve_data(target, data_root)
+    opts = RealOptions(size=64, skip_corrupt=True, hash_threshold=threshold)
+    ds = load_items(name, root, items, NATIVE[name][3], opts, 1)
+    import json as _json
+
+    meta = _json.loads(Path(ds.meta["cache_file"]).with_suffix(".json").read_text())
+    exact_groups = duplicate_groups(meta["exact"], dhash_words(meta["dhash"]), None)
+    groups = ds.groups
+    split = ds.official_split
+    s = audit_summary(groups, ds.labels, split)
+    n_exact = int((np.bincount(np.unique(exact_groups, return_inverse=True)[1]) > 1).sum())
+    typer.echo(f"{name} at {root}: {len(ds)} images; {s['groups']} duplicate groups ({n_exact} with pixel-identical "
+               f"members) holding {s['images_in_groups']} images; {s['cross_label']} cross labels, "
+               f"{s['cross_official_split']} cross the official split")
+    uniq, counts = np.unique(groups, return_counts=True)
+    listed = 0
+    for g in uniq[np.argsort(-counts, kind="stable")]:
+        members = np.flatnonzero(groups == g)
+        if len(members) < 2 or listed >= show:
+            continue
+        listed += 1
+        flags = []
+        if len(set(ds.labels[members].tolist())) > 1:
+            flags.append("CROSSES LABELS")
+        if split is not None and len(set(split[members].tolist())) > 1:
+            flags.append("crosses official split")
+        kind = "exact" if len(set(exact_groups[members].tolist())) == 1 else "near"
+        typer.echo(f"- group of {len(members)} ({kind}){': ' + ', '.join(flags) if flags else ''}")
+        for i in members[:6]:
+            typer.echo(f"    {ds.ids[i]}  [{ds.classes[ds.labels[i]]}{', ' + split[i] if split is not None else ''}]")
+
+
+@data_app.command("download")
+def data_download(
+    name: Annotated[str, typer.Argument(help="skin, cxr, mri, ct, pneumoniamnist or dermamnist.")],
+    to: Annotated[Path, typer.Option("--to", help="Folder to install into (the data root).")],
+    url: Annotated[Optional[str], typer.Option("--url", help="A mirror to fetch from instead of the public source.")] = None,
+    sha256: Annotated[Optional[str], typer.Option("--sha256", help="Expected sha256 of the download.")] = None,
+    md5: Annotated[Optional[str], typer.Option("--md5", help="Expected md5 of the download.")] = None,
+) -> None:
+    """Download a data set from its public source, verify it and install it atomically."""
+    from .data.download import download
+
+    path = download(name, to, url, sha256, md5, log=lambda m: typer.echo(m, err=True))
+    typer.echo(f"installed {path}")
 
 
 def main() -> None:

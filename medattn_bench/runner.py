@@ -122,6 +122,8 @@ class SuiteRunner:
         counts = {"skipped": len(runs) - len(todo), "ok": 0, "failed": 0}
         if not todo:
             return counts
+        for spec in todo:  # load (and cache) the data first, so missing data fails before anything runs
+            self._dataset(spec.dataset)
         t = self.suite.train
         dev = resolve_device(t.device, t.precision, t.channels_last, t.threads, t.image_size)
         self.log(f"{len(todo)} run(s) to do, {counts['skipped']} already recorded; device {dev.device} "

@@ -1,7 +1,7 @@
 """Decode once, then memory-map: images are decoded, converted and resized a single time into a
 uint8 ``.npy`` file keyed by a fingerprint of the source (paths, sizes, mtimes, labels, splits)
 and of the preprocessing parameters; either changing rebuilds it. Also computes each image's
-exact pixel hash and 64-bit difference hash, from which duplicate groups are formed."""
+exact pixel hash and 256-bit difference hash, from which duplicate groups are formed."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import DataError
 from . import ImageSet
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 CACHE_ENV = "MEDATTN_CACHE"
 
 
@@ -36,7 +36,7 @@ def fingerprint(root: Path, items: list, params: dict[str, Any]) -> str:
     return h.hexdigest()[:20]
 
 
-def decode(path: Path, size: int, channels: int) -> tuple[np.ndarray, str, int, str, tuple[int, int]]:
+def decode(path: Path, size: int, channels: int) -> tuple[np.ndarray, str, str, str, tuple[int, int]]:
     """(C x size x size uint8, exact pixel hash, dHash, source mode, source size) of one file.
 
     Deterministic conversion: EXIF orientation applied, alpha composited on black, palette and
@@ -55,9 +55,9 @@ def decode(path: Path, size: int, channels: int) -> tuple[np.ndarray, str, int, 
             im = Image.fromarray(((arr - lo) / (hi - lo or 1) * 255).astype(np.uint8))
         im = im.convert("L" if channels == 1 else "RGB")
         exact = hashlib.sha1(im.tobytes() + repr(im.size).encode()).hexdigest()
-        g = np.asarray(im.convert("L").resize((9, 8), Image.BILINEAR), dtype=np.int16)
-        bits = (g[:, 1:] > g[:, :-1]).ravel()
-        dhash = int(np.packbits(bits).view(">u8")[0])
+        # 256-bit dHash (16x16 horizontal gradients): 64 bits let look-alike chest X-rays collide.
+        g = np.asarray(im.convert("L").resize((17, 16), Image.BILINEAR), dtype=np.int16)
+        dhash = np.packbits((g[:, 1:] > g[:, :-1]).ravel()).tobytes().hex()
         w, h = im.size
         s = size / min(w, h)
         nw, nh = max(size, round(w * s)), max(size, round(h * s))
@@ -85,7 +85,7 @@ def build_cache(root: Path, items: list, size: int, channels: int, target: Path)
     keep = [i for i, r in enumerate(results) if not isinstance(r, str)]
     images = np.stack([results[i][0] for i in keep]) if keep else np.zeros((0, channels, size, size), np.uint8)
     meta = {"version": CACHE_VERSION, "keep": keep, "bad": bad,
-            "exact": [results[i][1] for i in keep], "dhash": [str(results[i][2]) for i in keep],
+            "exact": [results[i][1] for i in keep], "dhash": [results[i][2] for i in keep],
             "modes": [results[i][3] for i in keep], "sizes": [list(results[i][4]) for i in keep]}
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp.npy")
@@ -97,8 +97,14 @@ def build_cache(root: Path, items: list, size: int, channels: int, target: Path)
     return meta
 
 
+def dhash_words(hexes: list[str]) -> np.ndarray:
+    """(N, 4) uint64 words of 256-bit dHashes given as hex strings."""
+    return np.frombuffer(b"".join(bytes.fromhex(h) for h in hexes), dtype=">u8").astype(np.uint64).reshape(len(hexes), -1)
+
+
 def duplicate_groups(exact: list[str], dhash: np.ndarray, threshold: int | None) -> np.ndarray:
-    """Group ids (union-find): same exact pixel hash, or dHash Hamming distance <= threshold."""
+    """Group ids (union-find): same exact pixel hash, or dHash Hamming distance <= threshold.
+    ``dhash`` is (N, words) uint64."""
     n = len(exact)
     parent = np.arange(n)
 
@@ -118,8 +124,8 @@ def duplicate_groups(exact: list[str], dhash: np.ndarray, threshold: int | None)
         union(first.setdefault(h, i), i)
     if threshold is not None and n > 1:
         dh = dhash.astype(np.uint64)
-        for s in range(0, n, 1024):
-            d = np.bitwise_count(dh[s : s + 1024, None] ^ dh[None, :])
+        for s in range(0, n, 256):
+            d = np.bitwise_count(dh[s : s + 256, None, :] ^ dh[None, :, :]).sum(-1)
             ii, jj = np.nonzero(d <= threshold)
             for i, j in zip(ii + s, jj):
                 if i < j:
@@ -166,7 +172,7 @@ def load_items(name: str, root: Path, items: list, classes: tuple[str, str], opt
     if explicit_groups is not None:
         groups = np.unique([str(explicit_groups[i] or f"#{i}") for i in meta["keep"]], return_inverse=True)[1]
     else:
-        groups = duplicate_groups(meta["exact"], np.array([int(h) for h in meta["dhash"]], dtype=np.uint64),
+        groups = duplicate_groups(meta["exact"], dhash_words(meta["dhash"]),
                                   opts.hash_threshold if opts.near_duplicates else None)
     ids = [str(it.path.relative_to(root)) if it.path.is_relative_to(root) else str(it.path) for it in kept]
     sizes = np.array(meta["sizes"]) if meta["sizes"] else np.zeros((0, 2), int)

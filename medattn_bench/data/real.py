@@ -40,7 +40,7 @@ class RealOptions(DatasetOptions):
     channels: Literal[1, 3] | None = Field(None, description="1 (grayscale) or 3 (RGB); default per data set")
     skip_corrupt: bool = Field(False, description="skip unreadable images (counted in the run record) instead of failing")
     near_duplicates: bool = Field(True, description="group near-duplicates (perceptual hash) as well as exact ones")
-    hash_threshold: int = Field(4, ge=0, le=32, description="max Hamming distance of 64-bit dHashes in one group")
+    hash_threshold: int = Field(8, ge=0, le=64, description="max Hamming distance of 256-bit dHashes in one group")
 
 
 def resolve_root(name: str, folder: str, opts_root: str | None, data_root: str | None,
