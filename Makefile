@@ -5,7 +5,7 @@ PIP ?= $(PYTHON) -m pip
 .PHONY: install test demo leaderboard leaderboard-check bench clean
 
 install:  ## the package, its dependencies and the test tools
-	$(PIP) install -e ".[dev]"
+	$(PIP) install -e ".[dev]" -e examples/attention-plugin
 
 test:  ## unit tests, plus the benchmark cases run once each (timing disabled)
 	$(PYTHON) -m pytest -q tests benchmarks --benchmark-disable

@@ -179,6 +179,30 @@ def profile(
         typer.echo(f"peak memory {t.peak_memory_mb:.0f} MiB")
 
 
+@plugin_app.command("check")
+def plugin_check(
+    name: Annotated[str, typer.Argument(help="Registered attention block name.")],
+    plugin: PluginOpt = None,
+    size: Annotated[int, typer.Option("--size", min=32, help="Image side for the MACs overhead.")] = 224,
+) -> None:
+    """Check the block contract and print the block's params and MACs overhead on ResNet-18."""
+    from .contract import check_block, describe
+    from .cost import static_cost
+
+    _plugins(plugin)
+    info = describe(name)
+    report = check_block(name)
+    typer.echo(f"{name} ({info['origin']}; {info['paper'] or 'no paper given'}; placement {info['placement']})")
+    if not report.ok:
+        for f in report.failures:
+            typer.echo(f"FAIL: {f}", err=True)
+        raise typer.Exit(1)
+    s, base = static_cost(name, None, size), static_cost("none", None, size)
+    typer.echo("contract: ok (shape at 4 stage shapes in train and eval, gradients, no NaN, eval determinism, bf16)")
+    typer.echo(f"params overhead on ResNet-18: +{s.params - base.params:,}; MACs overhead at {size} px: "
+               f"+{(s.macs - base.macs) / 1e6:.2f} M ({100 * (s.macs / base.macs - 1):+.2f} %)")
+
+
 def _resolve_data(target: str, data_root: str | None):
     """ROOT (a folder in a known layout) or NAME (a native data set) -> (name, root, items)."""
     from .data.real import NATIVE, detect_layout, items_for, resolve_root

@@ -268,8 +268,9 @@ def check_names(suite: Suite, path: Path) -> None:
     """Resolve plugins, then check every data set and attention name, options and hparams."""
     from .attention import ATTENTION, build_attention
     from .data import DATASETS
-    from .plugins import load_plugins
+    from .plugins import discover_entry_points, load_plugins
 
+    discover_entry_points()
     load_plugins(suite.plugins, source=f"{path}: plugins")
     for i, d in enumerate(suite.datasets):
         if d.name not in DATASETS:
@@ -291,6 +292,14 @@ def check_names(suite: Suite, path: Path) -> None:
             raise SuiteError(f"{path}: attention.{i}.hparams: {err}") from None
         except (TypeError, ValueError) as err:
             raise SuiteError(f"{path}: attention.{i}.hparams: {a.name!r} rejected {a.hparams}: {err}") from None
+        if ATTENTION.entry(a.name).origin != "built-in":
+            from .contract import check_block
+
+            report = check_block(a.name, a.hparams)
+            if not report.ok:
+                raise SuiteError(f"{path}: attention.{i}: plugin block {a.name!r} ({ATTENTION.entry(a.name).origin}) "
+                                 f"breaks the block contract: {'; '.join(report.failures)} "
+                                 f"(details: medattn-bench plugin check {a.name})")
     if suite.eval.stats.baseline not in [a.key for a in suite.attention]:
         raise SuiteError(f"{path}: eval.stats.baseline: {suite.eval.stats.baseline!r} is not one of the attention rows "
                          f"{[a.key for a in suite.attention]}")

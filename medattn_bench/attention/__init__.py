@@ -69,4 +69,4 @@ def no_attention(channels: int) -> nn.Module:
 
 
 # Built-in families register themselves on import.
-from . import cbam, gc, se  # noqa: E402,F401
+from . import bam, cbam, coord, criss_cross, eca, ese, gather_excite, gc, nonlocal_block, se, simam, srm, triplet  # noqa: E402,F401

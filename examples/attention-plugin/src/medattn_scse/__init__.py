@@ -1,0 +1,1 @@
+"""Example medattn-bench plugin package."""
