@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install test demo leaderboard leaderboard-check bench clean
+.PHONY: install test demo leaderboard leaderboard-check bench bench-train clean
 
 install:  ## the package, its dependencies and the test tools
 	$(PIP) install -e ".[dev]" -e examples/attention-plugin
@@ -22,6 +22,10 @@ leaderboard-check:
 bench:  ## micro-benchmarks of every block and the statistics; JSON saved under benchmarks/results/
 	mkdir -p benchmarks/results
 	$(PYTHON) -m pytest -q benchmarks --benchmark-only --benchmark-json=benchmarks/results/bench-$$(date -u +%Y%m%dT%H%M%SZ).json
+
+bench-train:  ## trainer vs bare loop, and vs timm (installed here only); JSON saved under benchmarks/results/
+	$(PIP) install -q timm
+	$(PYTHON) benchmarks/bench_train.py
 
 clean:
 	rm -rf .pytest_cache build *.egg-info

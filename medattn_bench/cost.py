@@ -34,7 +34,7 @@ from .models import attention_modules, resnet18
 
 _ELEMENTWISE = ["add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_", "sigmoid", "sigmoid_", "relu", "relu_",
                 "softmax", "exp", "tanh", "gelu", "silu", "silu_", "hardsigmoid", "hardswish", "neg", "rsub",
-                "pow", "sqrt", "rsqrt", "abs", "clamp", "clamp_", "clamp_min", "clamp_max", "where", "hardtanh",
+                "pow", "sqrt", "rsqrt", "abs", "clamp", "clamp_", "clamp_min", "clamp_max", "where", "hardtanh", "relu6",
                 "hardtanh_", "reciprocal", "sign", "log", "minimum", "maximum"]
 _REDUCTIONS = ["mean", "amax", "amin", "max", "min", "sum", "std", "var", "norm", "linalg_vector_norm", "logsumexp"]
 _POOLS = ["max_pool2d", "avg_pool2d", "max_pool1d", "avg_pool1d"]
@@ -44,7 +44,8 @@ _FREE = ["view", "reshape", "flatten", "permute", "transpose", "t", "contiguous"
          "Int", "ScalarImplicit", "eq", "ne", "gt", "lt", "ge", "le", "copy_", "clone", "flip", "roll", "pad",
          "constant_pad_nd", "new_zeros", "new_empty", "empty", "index", "gather", "diagonal", "unbind", "broadcast_to",
          "split_with_sizes", "unflatten", "mT", "movedim", "adaptive_max_pool2d_with_indices", "floor_divide",
-         "floor", "scalarImplicit", "alias", "lift_fresh", "masked_fill", "fill_", "zero_", "topk", "sort", "argsort"]
+         "floor", "scalarImplicit", "alias", "lift_fresh", "masked_fill", "fill_", "zero_", "topk", "sort", "argsort",
+         "eye", "logical_not", "bitwise_not"]
 
 
 def _numel(v: Any) -> int:

@@ -47,6 +47,8 @@ def resolve_root(name: str, folder: str, opts_root: str | None, data_root: str |
                  detect: "callable") -> Path:
     """Find the data set's folder: the option, then ``--data-root``/suite ``data_root``, then
     ``$MEDATTN_DATA``; each candidate may be the data set's folder or its parent."""
+    if opts_root and Path(opts_root).is_dir() and not detect(Path(opts_root)) and not detect(Path(opts_root) / folder):
+        return Path(opts_root)  # an explicit folder: the loader then says which layout it expected and found
     looked = []
     for source, base in (("options.root", opts_root), ("--data-root / data_root", data_root),
                          (ENV_ROOT, os.environ.get(ENV_ROOT))):
