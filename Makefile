@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install test demo leaderboard leaderboard-check bench bench-train clean
+.PHONY: install test demo leaderboard leaderboard-check bench bench-train bench-data clean
 
 install:  ## the package, its dependencies and the test tools
 	$(PIP) install -e ".[dev]" -e examples/attention-plugin
@@ -26,6 +26,9 @@ bench:  ## micro-benchmarks of every block and the statistics; JSON saved under 
 bench-train:  ## trainer vs bare loop, and vs timm (installed here only); JSON saved under benchmarks/results/
 	$(PIP) install -q timm
 	$(PYTHON) benchmarks/bench_train.py
+
+bench-data:  ## first vs cached load of the 2,400 shared real images; JSON under benchmarks/results/
+	$(PYTHON) benchmarks/bench_data.py
 
 clean:
 	rm -rf .pytest_cache build *.egg-info

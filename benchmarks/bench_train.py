@@ -128,8 +128,10 @@ def main() -> None:
     if not args.no_timm:
         write_imagefolder(tmp / "phantoms", images, data.labels)
         folder = load_dataset("imagefolder", {"root": str(tmp / "phantoms"), "size": args.size})
+    fp32 = resolve_device("cpu", "fp32", False, None, args.size)
     for r in range(args.rounds):  # interleaved: every configuration once per round
         record("medattn-bench trainer", trainer_epochs(images, data.labels, args.size, args.batch, dev, args.epochs))
+        record("medattn-bench trainer, fp32 NCHW", trainer_epochs(images, data.labels, args.size, args.batch, fp32, args.epochs))
         record("bare loop (pre-made tensors)", bare_epochs(n, args.size, args.batch, dev, args.epochs))
         if args.no_timm:
             continue
@@ -146,7 +148,9 @@ def main() -> None:
     med = {k: statistics.median(v) for k, v in med.items()}
     res["median_img_s"] = med
     res["harness_ratio"] = med["medattn-bench trainer"] / med["bare loop (pre-made tensors)"]
-    print(f"harness overhead: trainer / bare loop = {res['harness_ratio']:.3f}")
+    res["bf16_speedup"] = med["medattn-bench trainer"] / med["medattn-bench trainer, fp32 NCHW"]
+    print(f"harness overhead: trainer / bare loop = {res['harness_ratio']:.3f}; "
+          f"bf16+channels_last vs fp32 NCHW trainer: {res['bf16_speedup']:.2f}x")
     if not args.no_timm:
         best = max(v for k, v in med.items() if k.startswith("timm best"))
         res["timm_best_img_s"] = best

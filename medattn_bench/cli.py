@@ -45,6 +45,7 @@ def run(
     records: Annotated[Optional[Path], typer.Option("--records", help="Records folder (default: the suite's).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show the progress bar.")] = True,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs recorded as failed.")] = False,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Runs at a time on this device, each in its own process.")] = 1,
 ) -> None:
     """Train and evaluate every (data set, attention, seed) of SUITE; skips runs already recorded."""
     from tabulate import tabulate
@@ -64,7 +65,7 @@ def run(
         typer.echo(f"{len(runs)} runs, {done} done, {len(runs) - done} to do")
         return
     counts = SuiteRunner(s, str(suite), data_root, progress and sys.stderr.isatty(), retry_failed,
-                         log=lambda m: typer.echo(m, err=True)).run(runs)
+                         log=lambda m: typer.echo(m, err=True), workers=workers).run(runs)
     typer.echo(f"{counts['ok']} run(s) ok, {counts['failed']} failed, {counts['skipped']} already recorded; "
                f"records in {records or s.records_dir()}")
 
@@ -114,7 +115,8 @@ def compare(
 
 @list_app.command("attention")
 def list_attention(pattern: Annotated[str, typer.Argument(help="fnmatch pattern, e.g. 'se*'.")] = "*",
-                   plugin: PluginOpt = None) -> None:
+                   plugin: PluginOpt = None,
+                   cost: Annotated[bool, typer.Option("--cost", help="Add params and MACs overhead on ResNet-18 at 224 px.")] = False) -> None:
     """Name, origin, paper, parameter overhead at 64 channels, and placement of each block."""
     from tabulate import tabulate
 
@@ -122,12 +124,24 @@ def list_attention(pattern: Annotated[str, typer.Argument(help="fnmatch pattern,
 
     _plugins(plugin)
     rows = []
+    base = None
+    if cost:
+        from .cost import static_cost
+
+        base = static_cost("none", None, 224)
     for e in ATTENTION.entries(pattern):
         params = sum(p.numel() for p in build_attention(e.name, 64).parameters())
-        rows.append([e.name, e.origin, e.meta.get("paper", ""), f"{params:,}", e.meta.get("placement", "block")])
+        row = [e.name, e.origin, e.meta.get("paper", ""), f"{params:,}", e.meta.get("placement", "block")]
+        if base is not None:
+            s = static_cost(e.name, None, 224)
+            row += [f"{s.params - base.params:+,}", f"{(s.macs - base.macs) / 1e6:+.2f}", f"{100 * (s.macs / base.macs - 1):+.2f}"]
+        rows.append(row)
     if not rows:
         _fail(f"no attention block matches {pattern!r}; available: {', '.join(ATTENTION.names())}")
-    typer.echo(tabulate(rows, ["name", "origin", "paper", "params @64ch", "placement"], tablefmt="simple"))
+    headers = ["name", "origin", "paper", "params @64ch", "placement"]
+    if cost:
+        headers += ["Δparams ResNet-18", "ΔMMACs @224", "ΔMACs %"]
+    typer.echo(tabulate(rows, headers, tablefmt="simple", disable_numparse=True))
 
 
 @list_app.command("datasets")

@@ -106,6 +106,21 @@ def _settings(suite: Suite, epochs: int) -> TrainSettings:
                          image_size=t.image_size, augment=aug)
 
 
+def _run_in_worker(suite_json: dict, suite_file: str, data_root: str | None, plugins: list[str], spec: RunSpec,
+                   threads: int) -> bool:
+    """One run in a pool process (spawned: no state shared with the parent but what is passed)."""
+    from .plugins import discover_entry_points, load_plugins
+    from .suite import Suite as _Suite
+
+    torch.set_num_threads(threads)
+    discover_entry_points()
+    load_plugins(plugins)
+    suite = _Suite.model_validate(suite_json)
+    t = suite.train
+    dev = resolve_device(t.device, t.precision, t.channels_last, threads, t.image_size)
+    return SuiteRunner(suite, suite_file, data_root, progress=False, log=lambda m: None)._run_one(spec, dev, lambda e, l: None)
+
+
 @dataclass
 class SuiteRunner:
     suite: Suite
@@ -114,6 +129,7 @@ class SuiteRunner:
     progress: bool = True
     retry_failed: bool = False
     log: Callable[[str], None] = print
+    workers: int = 1  # runs at a time, each in its own process with threads / workers threads
     _datasets: dict[str, ImageSet] = field(default_factory=dict)
     _cost: dict[str, dict] = field(default_factory=dict)
 
@@ -124,6 +140,8 @@ class SuiteRunner:
             return counts
         for spec in todo:  # load (and cache) the data first, so missing data fails before anything runs
             self._dataset(spec.dataset)
+        if self.workers > 1 and len(todo) > 1:
+            return self._run_pool(todo, counts)
         t = self.suite.train
         dev = resolve_device(t.device, t.precision, t.channels_last, t.threads, t.image_size)
         self.log(f"{len(todo)} run(s) to do, {counts['skipped']} already recorded; device {dev.device} "
@@ -145,6 +163,27 @@ class SuiteRunner:
                 counts["ok" if ok else "failed"] += 1
                 prog.update(overall, advance=1)
                 prog.remove_task(task)
+        return counts
+
+    def _run_pool(self, todo: list[RunSpec], counts: dict[str, int]) -> dict[str, int]:
+        """Several runs at once on one device (CPU cores or one GPU), one process per slot."""
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        from .plugins import _loaded
+
+        threads = max(1, (self.suite.train.threads or torch.get_num_threads()) // self.workers)
+        self.log(f"{len(todo)} run(s) to do, {counts['skipped']} already recorded; {self.workers} at a time, "
+                 f"{threads} thread(s) each")
+        ctx = multiprocessing.get_context("spawn")  # fork would copy OpenMP/CUDA state
+        payload = (self.suite.model_dump(), self.suite_file, self.data_root, list(_loaded))
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
+            futures = {pool.submit(_run_in_worker, *payload, spec, threads): spec for spec in todo}
+            for fut in as_completed(futures):
+                spec = futures[fut]
+                ok = fut.result()
+                counts["ok" if ok else "failed"] += 1
+                self.log(f"{spec.dataset.name}/{spec.attention.key}/seed{spec.seed}: {'ok' if ok else 'failed'}")
         return counts
 
     def _dataset(self, spec: DatasetSpec) -> ImageSet:

@@ -1,5 +1,6 @@
 """The command line: happy paths and at least ten kinds of bad input, each one readable line."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,15 @@ def test_bad_arguments(tmp_path, capsys, args, pattern):
     assert len(out.strip().splitlines()) == 1, out
 
 
+def test_paper_suite_without_data_fails_in_one_line(capsys, monkeypatch):
+    monkeypatch.delenv("MEDATTN_DATA", raising=False)
+    code, out = run_main(capsys, "run", str(ROOT / "suites" / "paper.yaml"), "--records", "/nonexistent/never-written")
+    assert code == 2
+    assert out.count("\n") == 1 and "Traceback" not in out
+    assert re.search(r"data set 'skin': its folder was not found; looked in: .*MEDATTN_DATA unset\. "
+                     r"Get it with `medattn-bench data download skin --to DIR`", out), out
+
+
 def test_dry_run_marks_done_rows_and_only_filters(tmp_path, capsys):
     suite = write(tmp_path, GOOD)
     rec = tmp_path / "rec"
@@ -130,7 +140,7 @@ def test_list_attention_with_wildcard():
     result = runner.invoke(cli.app, ["list", "attention", "c*"])
     assert result.exit_code == 0, result.output
     names = [line.split()[0] for line in result.output.splitlines()[2:]]
-    assert names == ["cbam"]
+    assert names == ["cbam", "coord", "criss_cross"]
     assert "Woo et al." in result.output
 
 

@@ -117,7 +117,7 @@ def test_name_collision_names_both_origins(tmp_path, monkeypatch):
         "from torch import nn\nfrom medattn_bench.attention import register_attention\n"
         "@register_attention('se')\ndef se(channels):\n    return nn.Identity()\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    with pytest.raises(PluginError, match=r"'se' is registered twice: by built-in \(medattn_bench\.attention\.se\.se\) "
+    with pytest.raises(PluginError, match=r"'se' is registered twice: by built-in \(medattn_bench\.attention\.se\.SqueezeExcite\) "
                                           r"and by plugin module clash_se_plugin"):
         load_plugins(["clash_se_plugin"])
     sys.modules.pop("clash_se_plugin", None)

@@ -132,3 +132,19 @@ def test_kill_minus_nine_then_rerun_matches_uninterrupted(tmp_path):
     _run(path, rec)
     assert _scores(rec) == _scores(tmp_path / "clean")
     assert not [p for p in rec.rglob("*") if p.is_file() and not p.name.startswith("seed")], "leftover temp files"
+
+
+def test_process_pool_gives_the_same_records_as_serial(tmp_path):
+    """--workers runs several runs at once; with the same thread count per run the scores match."""
+    threads_before = torch.get_num_threads()
+    path = _suite(tmp_path)
+    s = load_suite(path)
+    s.train.threads = 2
+    SuiteRunner(s, str(path), progress=False, log=lambda m: None, workers=2).run(plan(s, records_dir=tmp_path / "pool"))
+    s1 = load_suite(path)
+    s1.train.threads = 1
+    SuiteRunner(s1, str(path), progress=False, log=lambda m: None).run(plan(s1, records_dir=tmp_path / "serial"))
+    assert _scores(tmp_path / "pool") == _scores(tmp_path / "serial")
+    recs, _ = load_records(tmp_path / "pool")
+    torch.set_num_threads(threads_before)  # the serial run set the process-wide thread count
+    assert {r["env"]["device"]["threads"] for r in recs} == {1}

@@ -118,6 +118,7 @@ def test_criss_cross_against_explicit_loop():
             out[:, i, j] = sum(a[t] * v[:, r, c] for t, (r, c) in enumerate(keys))
     torch.testing.assert_close(b(x)[0], b.gamma * out + x[0])
     assert build_attention("criss_cross", 64).gamma.item() == 0.0
+    assert sum(p.numel() for p in b.parameters()) == 2 * (64 * 8 + 8) + (64 * 64 + 64) + 1
 
 
 def test_triplet():

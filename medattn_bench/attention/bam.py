@@ -9,6 +9,7 @@ from torch import nn
 from . import register_attention
 
 
+@register_attention("bam", paper="Park et al., BAM: Bottleneck Attention Module, BMVC 2018", placement="stage_end")
 class BAM(nn.Module):
     """``x * (1 + sigmoid(Mc(x) combine Ms(x)))``.
 
@@ -36,8 +37,3 @@ class BAM(nn.Module):
         ms = self.spatial(x)
         att = mc * ms if self.combine == "mul" else mc + ms
         return x * (1 + torch.sigmoid(att))
-
-
-@register_attention("bam", paper="Park et al., BAM: Bottleneck Attention Module, BMVC 2018", placement="stage_end")
-def bam(channels: int, reduction: int = 16, dilation: int = 4, combine: str = "mul") -> nn.Module:
-    return BAM(channels, reduction, dilation, combine)

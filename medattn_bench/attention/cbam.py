@@ -55,6 +55,7 @@ class SpatialGate(nn.Module):
         return x * torch.sigmoid(self.bn(self.conv(pooled)))
 
 
+@register_attention("cbam", paper="Woo et al., CBAM: Convolutional Block Attention Module, ECCV 2018")
 class CBAM(nn.Module):
     """Channel gate then spatial gate. ``rd_ratio`` = 1/r (r = 16), ``spatial_kernel_size`` = 7."""
 
@@ -73,15 +74,3 @@ class CBAM(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.spatial(self.channel(x))
-
-
-@register_attention("cbam", paper="Woo et al., CBAM: Convolutional Block Attention Module, ECCV 2018")
-def cbam(
-    channels: int,
-    rd_ratio: float = 1 / 16,
-    spatial_kernel_size: int = 7,
-    bn_momentum: float = 0.01,
-    pool_types: tuple[str, ...] = ("avg", "max"),
-    no_spatial: bool = False,
-) -> nn.Module:
-    return CBAM(channels, rd_ratio, spatial_kernel_size, bn_momentum, pool_types, no_spatial)

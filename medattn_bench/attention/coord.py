@@ -9,6 +9,7 @@ from torch import nn
 from . import register_attention
 
 
+@register_attention("coord", paper="Hou et al., Coordinate Attention, CVPR 2021")
 class CoordAttention(nn.Module):
     """Pool along W and along H, concatenate, shared 1x1 conv (C -> mip) + BN + h-swish, split,
     two 1x1 convs (mip -> C) with sigmoid: ``x * a_h * a_w``.
@@ -34,8 +35,3 @@ class CoordAttention(nn.Module):
         a_h = torch.sigmoid(self.conv_h(y_h))  # N, C, H, 1
         a_w = torch.sigmoid(self.conv_w(y_w.transpose(2, 3)))  # N, C, 1, W
         return x * a_h * a_w
-
-
-@register_attention("coord", paper="Hou et al., Coordinate Attention, CVPR 2021")
-def coord(channels: int, reduction: int = 32, min_channels: int = 8) -> nn.Module:
-    return CoordAttention(channels, reduction, min_channels)

@@ -9,6 +9,7 @@ from torch import nn
 from . import register_attention
 
 
+@register_attention("criss_cross", paper="Huang et al., CCNet: Criss-Cross Attention, ICCV 2019")
 class CrissCross(nn.Module):
     """Each position attends to the positions in its row and column (H + W - 1 of them):
     ``x + gamma * sum_j softmax_j(q_i . k_j) v_j``, applied ``recurrence`` times with shared weights
@@ -43,8 +44,3 @@ class CrissCross(nn.Module):
         for _ in range(self.recurrence):
             x = self._once(x)
         return x
-
-
-@register_attention("criss_cross", paper="Huang et al., CCNet: Criss-Cross Attention, ICCV 2019")
-def criss_cross(channels: int, qk_ratio: float = 1 / 8, recurrence: int = 2) -> nn.Module:
-    return CrissCross(channels, qk_ratio, recurrence)

@@ -17,6 +17,7 @@ def eca_kernel_size(channels: int, gamma: float = 2, b: float = 1) -> int:
     return t if t % 2 else t + 1
 
 
+@register_attention("eca", paper="Wang et al., ECA-Net: Efficient Channel Attention, CVPR 2020")
 class ECA(nn.Module):
     """``x * sigmoid(conv1d_k(GAP(x)))``: a k-tap 1-D conv across channels, no bias, no reduction.
 
@@ -33,8 +34,3 @@ class ECA(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = x.mean(dim=(2, 3))[:, None, :]  # N, 1, C
         return x * torch.sigmoid(self.conv(y))[:, 0, :, None, None]
-
-
-@register_attention("eca", paper="Wang et al., ECA-Net: Efficient Channel Attention, CVPR 2020")
-def eca(channels: int, kernel_size: int | None = None, gamma: float = 2, b: float = 1) -> nn.Module:
-    return ECA(channels, kernel_size, gamma, b)

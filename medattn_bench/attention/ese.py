@@ -10,6 +10,7 @@ from torch import nn
 from . import register_attention
 
 
+@register_attention("ese", paper="Lee & Park, CenterMask (VoVNetV2 effective SE), CVPR 2020")
 class EffectiveSE(nn.Module):
     """``x * hsigmoid(W GAP(x) + b)`` with one full C x C 1x1 conv: SE without the reduction, which
     the paper argues loses channel information. Hard sigmoid is ``relu6(x + 3) / 6``."""
@@ -20,8 +21,3 @@ class EffectiveSE(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * (F.relu6(self.fc(x.mean(dim=(2, 3), keepdim=True)) + 3) / 6)
-
-
-@register_attention("ese", paper="Lee & Park, CenterMask (VoVNetV2 effective SE), CVPR 2020")
-def ese(channels: int) -> nn.Module:
-    return EffectiveSE(channels)

@@ -12,6 +12,7 @@ from torch import nn
 from . import register_attention
 
 
+@register_attention("gather_excite", paper="Hu et al., Gather-Excite, NeurIPS 2018")
 class GatherExcite(nn.Module):
     """``x * sigmoid(interp(gather(x)))``.
 
@@ -47,8 +48,3 @@ class GatherExcite(nn.Module):
         if g.shape[-2:] != x.shape[-2:]:
             g = F.interpolate(g, size=x.shape[-2:], mode="nearest")
         return x * torch.sigmoid(g)
-
-
-@register_attention("gather_excite", paper="Hu et al., Gather-Excite, NeurIPS 2018")
-def gather_excite(channels: int, extent: int = 0, extra_params: bool = False) -> nn.Module:
-    return GatherExcite(channels, extent, extra_params)

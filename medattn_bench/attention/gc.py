@@ -15,6 +15,7 @@ from . import register_attention
 from .se import reduced_channels
 
 
+@register_attention("gc", paper="Cao et al., GCNet: Non-local Networks Meet Squeeze-Excitation Networks, ICCVW 2019")
 class GlobalContext(nn.Module):
     """``z = x + W_v2 ReLU(LN(W_v1 sum_j softmax(W_k x)_j x_j))`` (fusion 'add').
 
@@ -59,8 +60,3 @@ class GlobalContext(nn.Module):
             context = x.mean(dim=(2, 3), keepdim=True)
         t = self.transform(context)
         return x + t if self.fusion == "add" else x * torch.sigmoid(t)
-
-
-@register_attention("gc", paper="Cao et al., GCNet: Non-local Networks Meet Squeeze-Excitation Networks, ICCVW 2019")
-def gc(channels: int, rd_ratio: float = 1 / 16, pooling: str = "att", fusion: str = "add") -> nn.Module:
-    return GlobalContext(channels, rd_ratio=rd_ratio, pooling=pooling, fusion=fusion)

@@ -10,6 +10,7 @@ from torch import nn
 from . import register_attention
 
 
+@register_attention("nonlocal", paper="Wang et al., Non-local Neural Networks, CVPR 2018")
 class NonLocal(nn.Module):
     """``z = BN(W y) + x``, ``y = softmax(theta(x)^T phi(x)) g(x)`` (embedded Gaussian).
 
@@ -39,8 +40,3 @@ class NonLocal(nn.Module):
         attn = torch.softmax(torch.bmm(theta.transpose(1, 2), phi.flatten(2)), dim=-1)  # N, HW, HW'
         y = torch.bmm(g.flatten(2), attn.transpose(1, 2)).reshape(n, -1, h, w)
         return x + self.bn(self.w(y))
-
-
-@register_attention("nonlocal", paper="Wang et al., Non-local Neural Networks, CVPR 2018")
-def nonlocal_block(channels: int, inter_ratio: float = 0.5, sub_sample: bool = True) -> nn.Module:
-    return NonLocal(channels, inter_ratio, sub_sample)

@@ -16,6 +16,7 @@ def reduced_channels(channels: int, rd_ratio: float, rd_divisor: int = 1) -> int
     return max(1, rd)
 
 
+@register_attention("se", paper="Hu et al., Squeeze-and-Excitation Networks, CVPR 2018")
 class SqueezeExcite(nn.Module):
     """SE gate: ``x * sigmoid(W2 relu(W1 avgpool(x) + b1) + b2)``.
 
@@ -35,8 +36,3 @@ class SqueezeExcite(nn.Module):
         s = x.mean(dim=(2, 3))
         g = torch.sigmoid(self.fc2(self.act(self.fc1(s))))
         return x * g[:, :, None, None]
-
-
-@register_attention("se", paper="Hu et al., Squeeze-and-Excitation Networks, CVPR 2018")
-def se(channels: int, rd_ratio: float = 1 / 16, rd_divisor: int = 1) -> nn.Module:
-    return SqueezeExcite(channels, rd_ratio=rd_ratio, rd_divisor=rd_divisor)

@@ -9,6 +9,7 @@ from torch import nn
 from . import register_attention
 
 
+@register_attention("simam", paper="Yang et al., SimAM: A Simple, Parameter-Free Attention Module, ICML 2021")
 class SimAM(nn.Module):
     """``x * sigmoid(1 / e_t)`` with the minimal energy ``1 / e_t = (x - mu)^2 / (4 (var + lambda)) + 1/2``,
     mu and var per channel over the H*W positions, var normalised by n = H*W - 1 (official code).
@@ -25,8 +26,3 @@ class SimAM(nn.Module):
         d = (x - x.mean(dim=(2, 3), keepdim=True)).pow(2)
         e_inv = d / (4 * (d.sum(dim=(2, 3), keepdim=True) / max(n, 1) + self.e_lambda)) + 0.5
         return x * torch.sigmoid(e_inv)
-
-
-@register_attention("simam", paper="Yang et al., SimAM: A Simple, Parameter-Free Attention Module, ICML 2021")
-def simam(channels: int, e_lambda: float = 1e-4) -> nn.Module:
-    return SimAM(channels, e_lambda)

@@ -9,6 +9,7 @@ from torch import nn
 from . import register_attention
 
 
+@register_attention("srm", paper="Lee et al., SRM: A Style-based Recalibration Module, ICCV 2019")
 class SRM(nn.Module):
     """Style pooling (channel mean and std) -> channel-wise fully connected (CFC, a learned weight
     pair per channel, no bias) -> BatchNorm -> sigmoid gate.
@@ -30,8 +31,3 @@ class SRM(nn.Module):
         std = (flat.var(-1, unbiased=True) + self.eps).sqrt()
         z = mean * self.cfc[:, 0] + std * self.cfc[:, 1]
         return x * torch.sigmoid(self.bn(z[:, :, None, None]))
-
-
-@register_attention("srm", paper="Lee et al., SRM: A Style-based Recalibration Module, ICCV 2019")
-def srm(channels: int, eps: float = 1e-5) -> nn.Module:
-    return SRM(channels, eps)

@@ -22,6 +22,7 @@ class _Gate(nn.Module):
         return x * torch.sigmoid(self.bn(self.conv(z)))
 
 
+@register_attention("triplet", paper="Misra et al., Rotate to Attend: Convolutional Triplet Attention, WACV 2021")
 class TripletAttention(nn.Module):
     """Mean of three branches: the (C, W) plane seen from H, the (H, C) plane seen from W (both by
     rotating the tensor), and the spatial (H, W) plane, each with its own 7x7 gate.
@@ -41,8 +42,3 @@ class TripletAttention(nn.Module):
         if self.hw is None:
             return (o1 + o2) / 2
         return (o1 + o2 + self.hw(x)) / 3
-
-
-@register_attention("triplet", paper="Misra et al., Rotate to Attend: Convolutional Triplet Attention, WACV 2021")
-def triplet(channels: int, kernel_size: int = 7, bn_momentum: float = 0.01, no_spatial: bool = False) -> nn.Module:
-    return TripletAttention(channels, kernel_size, bn_momentum, no_spatial)
