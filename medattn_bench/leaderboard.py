@@ -249,9 +249,13 @@ def _summary(datasets: dict, order: list[str], rows: list[Row], allow_mixed: boo
         text.append("")
         text.append(_cd_diagram(rank_of, rs.critical_difference, len(rs.variants)))
         text.append("")
-    text.append(f"Ranks across data sets are descriptive. With {rs.n_datasets} data sets a Wilcoxon signed-rank test "
-                f"cannot reach p < 0.05 (its smallest two-sided p is {2 / 2 ** rs.n_datasets:.3f}); the tests that "
-                "decide are the paired within-data-set comparisons above, Holm-adjusted across the suite.")
+    if rs.n_datasets == 1:
+        text.append("One data set: the rank is the order of mean AUCs; the test that decides is the paired comparison "
+                    "above, Holm-adjusted across the suite.")
+    else:
+        text.append(f"Ranks across data sets are descriptive. With {rs.n_datasets} data sets a Wilcoxon signed-rank "
+                    f"test cannot reach p < 0.05 (its smallest two-sided p is {2 / 2 ** rs.n_datasets:.3f}); the tests "
+                    "that decide are the paired within-data-set comparisons above, Holm-adjusted across the suite.")
     return "\n".join(text)
 
 

@@ -7,6 +7,7 @@ A corrupt record is reported and skipped, never fatal to a whole report.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -80,8 +81,10 @@ def load_records(records_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
     return records, problems
 
 
+@functools.lru_cache(maxsize=None)
 def git_info(cwd: Path | None = None) -> dict[str, Any]:
-    """Commit and dirty flag of the checkout holding the package, if it is one."""
+    """Commit and dirty flag of the checkout holding the package, read once per process: the code
+    a process runs is the code it imported at start, whatever HEAD becomes later."""
     cwd = cwd or Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, timeout=5)

@@ -134,6 +134,7 @@ class SuiteRunner:
     _cost: dict[str, dict] = field(default_factory=dict)
 
     def run(self, runs: list[RunSpec]) -> dict[str, int]:
+        git_info()  # pin the commit of the code this process imported
         todo = [r for r in runs if r.status in ("todo", "stale") or (self.retry_failed and r.status == "failed")]
         counts = {"skipped": len(runs) - len(todo), "ok": 0, "failed": 0}
         if not todo:

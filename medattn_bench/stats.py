@@ -78,6 +78,7 @@ def bootstrap_ci(labels: object, scores: object, level: float = 0.95, n_resample
     pos, neg = s[y == 1], s[y == 0]
     with warnings.catch_warnings():  # a degenerate BCa interval is handled below
         warnings.simplefilter("ignore", sps.DegenerateDataWarning)
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy's BCa acceleration on tiny samples
         res = sps.bootstrap((pos, neg), _auc_from_samples, n_resamples=n_resamples, confidence_level=level,
                             method="BCa" if method == "bca" else "percentile", vectorized=True,
                             random_state=np.random.default_rng(seed), batch=max(1, 2_000_000 // len(s)))

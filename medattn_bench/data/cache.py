@@ -27,12 +27,17 @@ def cache_dir() -> Path:
     return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "medattn_bench")
 
 
-def fingerprint(root: Path, items: list, params: dict[str, Any]) -> str:
+def relative_ids(root: Path, items: list) -> list[str]:
+    """Item paths relative to ``root`` (plain string work: pathlib's relative_to dominated a cached load)."""
+    prefix = str(root).rstrip(os.sep) + os.sep
+    return [str(it.path)[len(prefix):] if str(it.path).startswith(prefix) else str(it.path) for it in items]
+
+
+def fingerprint(root: Path, items: list, params: dict[str, Any], ids: list[str]) -> str:
     h = hashlib.sha256(json.dumps({"v": CACHE_VERSION, **params}, sort_keys=True).encode())
-    for it in items:
-        st = it.path.stat()
-        h.update(f"{it.path.relative_to(root) if it.path.is_relative_to(root) else it.path}|{st.st_size}|"
-                 f"{st.st_mtime_ns}|{it.label}|{it.split}|{it.subclass}\n".encode())
+    for it, rel in zip(items, ids):
+        st = os.stat(it.path)
+        h.update(f"{rel}|{st.st_size}|{st.st_mtime_ns}|{it.label}|{it.split}|{it.subclass}\n".encode())
     return h.hexdigest()[:20]
 
 
@@ -152,7 +157,8 @@ def load_items(name: str, root: Path, items: list, classes: tuple[str, str], opt
                explicit_groups: list | None = None) -> ImageSet:
     """Decode (or map from the cache) the images of ``items`` and return the ImageSet."""
     params = {"name": name, "size": opts.size, "channels": channels}
-    fp = fingerprint(root, items, params)
+    all_ids = relative_ids(root, items)
+    fp = fingerprint(root, items, params, all_ids)
     target = cache_dir() / f"{name}-{opts.size}px-{channels}ch-{fp}"
     if target.with_suffix(".npy").is_file() and target.with_suffix(".json").is_file():
         meta = json.loads(target.with_suffix(".json").read_text())
@@ -172,9 +178,16 @@ def load_items(name: str, root: Path, items: list, classes: tuple[str, str], opt
     if explicit_groups is not None:
         groups = np.unique([str(explicit_groups[i] or f"#{i}") for i in meta["keep"]], return_inverse=True)[1]
     else:
-        groups = duplicate_groups(meta["exact"], dhash_words(meta["dhash"]),
-                                  opts.hash_threshold if opts.near_duplicates else None)
-    ids = [str(it.path.relative_to(root)) if it.path.is_relative_to(root) else str(it.path) for it in kept]
+        threshold = opts.hash_threshold if opts.near_duplicates else None
+        stored = target.with_name(f"{target.name}.groups-{threshold}.npy")  # derived once per threshold
+        if stored.is_file():
+            groups = np.load(stored)
+        else:
+            groups = duplicate_groups(meta["exact"], dhash_words(meta["dhash"]), threshold)
+            tmp = stored.with_name(f".{stored.name}.{os.getpid()}.tmp.npy")
+            np.save(tmp, groups)
+            os.replace(tmp, stored)
+    ids = [all_ids[i] for i in meta["keep"]]
     sizes = np.array(meta["sizes"]) if meta["sizes"] else np.zeros((0, 2), int)
     return ImageSet(
         images=torch.from_numpy(images), labels=labels, ids=ids, classes=classes, groups=groups,

@@ -65,7 +65,11 @@ def resolve_root(name: str, folder: str, opts_root: str | None, data_root: str |
 
 
 def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    with os.scandir(folder) as it:  # d_type from the directory listing: no stat per file
+        names = sorted(e.name for e in it if e.is_file() and os.path.splitext(e.name)[1].lower() in IMAGE_SUFFIXES)
+    return [folder / n for n in names]
 
 
 def _expect(root: Path, name: str, expected: str, found_ok: bool) -> None:
