@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from medattn_bench.attention import build_attention
+from medattn_bench.attention import ATTENTION, build_attention
 from medattn_bench.attention.eca import eca_kernel_size
 from medattn_bench.models import resnet18
 
@@ -170,3 +170,11 @@ def test_resnet18_totals(name, per_block):
     channels = (64, 64, 128, 128, 256, 256, 512, 512)
     assert sum(p.numel() for p in model.parameters()) == 11_689_512 + sum(per_block(c) for c in channels)
     assert math.isfinite(model.eval()(torch.randn(1, 3, 64, 64)).sum().item())
+
+
+@pytest.mark.parametrize("name", ATTENTION.names())
+def test_every_registered_block_passes_the_plugin_contract(name):
+    from medattn_bench.contract import check_block
+
+    report = check_block(name)
+    assert report.ok, report.failures
