@@ -147,3 +147,25 @@ def test_unknown_hparam_names_the_valid_ones():
 def test_suite_hparams_change_the_block():
     se = build_attention("se", 64, rd_ratio=0.25)
     assert se.fc1.out_features == 16
+
+
+def test_after_conv1_placement_puts_one_block_after_the_stem():
+    from medattn_bench.attention import register_attention
+
+    @register_attention("test_stem_gate", paper="test only", placement="after_conv1")
+    class StemGate(nn.Module):
+        def __init__(self, channels: int) -> None:
+            super().__init__()
+            self.scale = nn.Parameter(torch.ones(channels))
+
+        def forward(self, x):
+            return x * self.scale[None, :, None, None]
+
+    try:
+        model = resnet18("test_stem_gate")
+        blocks = attention_modules(model)
+        assert len(blocks) == 1 and isinstance(blocks[0], StemGate) and blocks[0].scale.numel() == 64
+        assert model.maxpool[1] is blocks[0]
+        assert model(torch.randn(1, 3, 32, 32)).shape == (1, 2)
+    finally:
+        ATTENTION.unregister("test_stem_gate")
