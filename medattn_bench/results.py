@@ -22,16 +22,15 @@ def record_path(records_dir: Path, dataset: str, variant: str, seed: int) -> Pat
     return Path(records_dir) / dataset / variant / f"seed{seed}.json"
 
 
-def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write ``obj`` to ``path`` via a temporary file in the same folder and ``os.replace``: a
-    reader (or a run killed with -9) sees either the old file, the new one, or none."""
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same folder, fsync and ``os.replace``:
+    a reader (or a run killed with -9) sees the old file, the new one, or none, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=1, sort_keys=True)
-            fh.write("\n")
+            fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -40,17 +39,8 @@ def write_json_atomic(path: Path, obj: Any) -> None:
         raise
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_json_atomic(path: Path, obj: Any) -> None:
+    write_text_atomic(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
 def read_record(path: Path) -> dict[str, Any]:
