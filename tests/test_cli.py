@@ -24,19 +24,6 @@ eval: {stats: {n_resamples: 200}, cost: {throughput: false}}
 """
 
 
-def invoke(*args: str):
-    """Run the CLI the way the console script does (MedattnError -> one line, exit 2)."""
-    import click
-
-    try:
-        result = runner.invoke(cli.app, list(args), catch_exceptions=False)
-    except SystemExit as exc:  # pragma: no cover
-        raise AssertionError(exc)
-    except click.exceptions.Exit:  # pragma: no cover
-        raise
-    return result
-
-
 def run_main(capsys, *args: str) -> tuple[int, str]:
     import sys
 

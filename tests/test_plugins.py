@@ -4,7 +4,6 @@ import importlib.util
 import json
 import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner

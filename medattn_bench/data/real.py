@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -44,7 +44,7 @@ class RealOptions(DatasetOptions):
 
 
 def resolve_root(name: str, folder: str, opts_root: str | None, data_root: str | None,
-                 detect: "callable") -> Path:
+                 detect: Callable[[Path], bool]) -> Path:
     """Find the data set's folder: the option, then ``--data-root``/suite ``data_root``, then
     ``$MEDATTN_DATA``; each candidate may be the data set's folder or its parent."""
     if opts_root and Path(opts_root).is_dir() and not detect(Path(opts_root)) and not detect(Path(opts_root) / folder):
