@@ -277,22 +277,20 @@ def data_audit(target: Annotated[str, typer.Argument(help="A data set name (skin
     """Exact and near-duplicate groups; which cross labels or the official split."""
     import numpy as np
 
-    from .data.cache import audit_summary, duplicate_groups, dhash_words, load_items
+    from .data.cache import load_items
     from .data.real import NATIVE, RealOptions
 
     name, root, items = _resolve_data(target, data_root)
-    opts = RealOptions(size=64, skip_corrupt=True, hash_threshold=threshold)
-    ds = load_items(name, root, items, NATIVE[name][3], opts, 1)
-    import json as _json
 
-    meta = _json.loads(Path(ds.meta["cache_file"]).with_suffix(".json").read_text())
-    exact_groups = duplicate_groups(meta["exact"], dhash_words(meta["dhash"]), None)
-    groups = ds.groups
-    split = ds.official_split
-    s = audit_summary(groups, ds.labels, split)
-    n_exact = int((np.bincount(np.unique(exact_groups, return_inverse=True)[1]) > 1).sum())
-    typer.echo(f"{name} at {root}: {len(ds)} images; {s['groups']} duplicate groups ({n_exact} with pixel-identical "
-               f"members) holding {s['images_in_groups']} images; {s['cross_label']} cross labels, "
+    def load(**opts):  # the cache stores decoded pixels and groups per threshold: the second load is cheap
+        return load_items(name, root, items, NATIVE[name][3], RealOptions(size=64, skip_corrupt=True, **opts), 1)
+
+    ds = load(hash_threshold=threshold)
+    exact_groups = load(near_duplicates=False).groups
+    groups, split, s = ds.groups, ds.official_split, ds.meta["audit"]
+    n_exact = int((np.unique(exact_groups, return_counts=True)[1] > 1).sum())
+    typer.echo(f"{name} at {root}: {len(ds)} images; {s['groups']} duplicate groups holding {s['images_in_groups']} "
+               f"images ({n_exact} sets of pixel-identical images); {s['cross_label']} groups cross labels, "
                f"{s['cross_official_split']} cross the official split")
     uniq, counts = np.unique(groups, return_counts=True)
     listed = 0

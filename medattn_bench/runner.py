@@ -112,7 +112,6 @@ def _run_in_worker(suite_json: dict, suite_file: str, data_root: str | None, plu
     from .plugins import discover_entry_points, load_plugins
     from .suite import Suite as _Suite
 
-    torch.set_num_threads(threads)
     discover_entry_points()
     load_plugins(plugins)
     suite = _Suite.model_validate(suite_json)

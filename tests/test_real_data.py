@@ -6,6 +6,7 @@ import http.server
 import io
 import json
 import os
+import re
 import threading
 import zipfile
 from collections import Counter
@@ -269,3 +270,22 @@ def test_kaggle_without_credentials_says_how_to_get_the_files(tmp_path, monkeypa
     with pytest.raises(DataError, match=r"no Kaggle credentials were found .* download https://www\.kaggle\.com/datasets/"
                                         r"fanconic/skin-cancer-malignant-vs-benign by hand"):
         download("skin", tmp_path / "data", log=lambda m: None)
+
+
+def test_data_info_and_audit_commands(shared_datasets):
+    from typer.testing import CliRunner
+
+    from medattn_bench import cli
+
+    runner = CliRunner()
+    info = runner.invoke(cli.app, ["data", "info", "mri", "--data-root", str(shared_datasets)])
+    assert info.exit_code == 0, info.output
+    assert "600 images" in info.output and "per label: {0: 300, 1: 300}" in info.output
+    assert re.search(r"test\s+pituitary_tumor\s+1\s+8", info.output)
+    audit = runner.invoke(cli.app, ["data", "audit", str(shared_datasets / "mri"), "--show", "3"])
+    assert audit.exit_code == 0, audit.output
+    ds = load_dataset("mri", {"size": 32}, str(shared_datasets))
+    assert f"{ds.meta['audit']['groups']} duplicate groups" in audit.output
+    assert audit.output.count("- group of ") == 3 and "crosses official split" in audit.output
+    strict = runner.invoke(cli.app, ["data", "audit", str(shared_datasets / "mri"), "--threshold", "0"])
+    assert strict.exit_code == 0 and strict.output != audit.output
