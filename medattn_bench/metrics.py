@@ -1,4 +1,4 @@
-"""AUC-ROC from ranks, with the input validated at the entry point."""
+"""AUC-ROC from ranks and calibration (ECE, Brier), with the input validated at the entry point."""
 
 from __future__ import annotations
 
@@ -29,10 +29,23 @@ def check_binary(labels: object, scores: object, what: str = "scores") -> tuple[
     return y.astype(np.int64), s
 
 
-def auc(labels: object, scores: object) -> float:
-    """Area under the ROC curve (ties count one half), via the Mann-Whitney rank sum."""
-    y, s = check_binary(labels, scores)
-    r = rankdata(s)
-    n1 = y.sum()
-    n0 = len(y) - n1
-    return float((r[y == 1].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+def calibration(labels: object, probs: object, n_bins: int = 15) -> dict[str, float]:
+    """Expected calibration error and Brier score of ``probs`` = P(class 1).
+
+    ECE is the top-label version of Guo et al. (2017): confidence max(p, 1 - p) against accuracy
+    of the predicted class, ``n_bins`` equal-width bins on [0.5, 1] weighted by their share of cases.
+    """
+    y, p = check_binary(labels, probs, "probabilities")
+    if (p < 0).any() or (p > 1).any():
+        raise StatsError(f"probabilities must lie in [0, 1], got range {p.min():.3g}..{p.max():.3g}")
+    conf = np.maximum(p, 1 - p)
+    correct = ((p >= 0.5).astype(int) == y).astype(float)
+    # Bins on [0, 1] as in the usual definition: with top-label confidence only [0.5, 1] is filled.
+    idx = np.minimum((conf * n_bins).astype(int), n_bins - 1)
+    ece = 0.0
+    for b in np.unique(idx):
+        sel = idx == b
+        ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
+    return {"ece": float(ece), "brier": float(np.mean((p - y) ** 2))}
+
+

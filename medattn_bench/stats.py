@@ -3,13 +3,16 @@
 - DeLong variance with the fast midrank algorithm (Sun & Xu, IEEE SPL 2014).
 - Per-run bootstrap CI: ``scipy.stats.bootstrap`` with positives and negatives resampled
   separately (stratified), BCa or percentile.
-- Paired, stratified bootstrap of Delta-AUC over test cases, pooled over seeds: each resample
-  draws case multiplicities per seed and averages the per-seed Delta-AUC; optionally seeds are
-  resampled too (hierarchical). All resamples are computed at once as
-  ``Delta_b = w_b^T (H_a - H_b) v_b / (m n)``, where ``H[i, j]`` is the Heaviside kernel of
-  positive i against negative j and ``w_b``, ``v_b`` are multinomial case counts.
-- p-values: the bootstrap test of pROC's ``roc.test`` (z = Delta / sd of Delta*), and the paired
-  DeLong z-test; Holm (default), Bonferroni or Benjamini-Hochberg across comparisons.
+- Variants (training recipes) are compared by :func:`verdict`: per split, the paired ΔAUC with its
+  DeLong variance; across splits, a DerSimonian-Laird random-effects mean with the Hartung-Knapp
+  t interval, so the uncertainty includes the variation between training runs. A bootstrap
+  over splits (:func:`split_bootstrap`) is the bootstrap alternative. Their false-positive rates are
+  checked by simulation (tests/test_verdict.py) and by a real A/A suite (suites/aa.yaml).
+- Trained models are compared by :func:`paired_comparison`: a stratified bootstrap over test
+  cases only (as pROC's ``roc.test``), conditional on those models. All resamples are computed at
+  once as ``Delta_b = w_b^T (H_a - H_b) v_b / (m n)``.
+- Holm (default), Bonferroni or Benjamini-Hochberg across comparisons; power as the minimum
+  detectable ΔAUC.
 - Across data sets, descriptive only: mean ranks, Friedman, Nemenyi critical difference.
 """
 
@@ -94,22 +97,58 @@ def bootstrap_ci(labels: object, scores: object, level: float = 0.95, n_resample
 
 @dataclass(frozen=True)
 class PairedRun:
-    """One seed's test set scored by variant a and the baseline b (same cases, same order)."""
+    """One test set scored by variant a and the baseline b (same cases, same order). With several
+    initialisations per split, ``scores_a`` and ``scores_b`` hold one row per initialisation."""
 
     labels: np.ndarray
-    scores_a: np.ndarray
+    scores_a: np.ndarray  # (n,) or (k, n)
     scores_b: np.ndarray
 
     @classmethod
     def checked(cls, labels: object, scores_a: object, scores_b: object) -> PairedRun:
-        y, a = check_binary(labels, scores_a, "scores of a")
-        _, b = check_binary(y, scores_b, "scores of b")
+        a2, b2 = np.atleast_2d(np.asarray(scores_a, dtype=float)), np.atleast_2d(np.asarray(scores_b, dtype=float))
+        y = None
+        for rows, what in ((a2, "scores of a"), (b2, "scores of b")):
+            for row in rows:
+                y, _ = check_binary(labels if y is None else y, row, what)
+        a = a2[0] if np.ndim(scores_a) == 1 else a2
+        b = b2[0] if np.ndim(scores_b) == 1 else b2
         return cls(y, a, b)
+
+    def kernel_difference(self) -> np.ndarray:
+        """(m, n) mean over initialisations of H_a - H_b (H: positive-vs-negative Heaviside kernel)."""
+        y = self.labels
+        a, b = np.atleast_2d(self.scores_a), np.atleast_2d(self.scores_b)
+        d = sum(_kernel(r[y == 1], r[y == 0]) for r in a) / len(a) - sum(_kernel(r[y == 1], r[y == 0]) for r in b) / len(b)
+        return d.astype(np.float32)
+
+
+def _kernel(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    return (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
+
+
+def _case_replicates(d: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """(B,) stratified case-bootstrap replicates of mean(d) for a kernel difference ``d`` (m, n):
+    ``Delta_b = w_b^T d v_b / (m n)`` with multinomial case counts w_b, v_b."""
+    m, n = d.shape
+    w = rng.multinomial(m, np.full(m, 1 / m), size=n_resamples).astype(np.float32)
+    v = rng.multinomial(n, np.full(n, 1 / n), size=n_resamples).astype(np.float32)
+    reps = np.empty(n_resamples)
+    step = max(1, 4_000_000 // max(m, n))  # bounded memory for large test sets
+    for s in range(0, n_resamples, step):
+        reps[s : s + step] = ((w[s : s + step] @ d) * v[s : s + step]).sum(1) / (m * n)
+    return reps
+
+
+# ------------------------------------------------- case-only comparison (conditional on the models)
 
 
 @dataclass(frozen=True)
 class Comparison:
-    delta: float  # mean over seeds of AUC(a) - AUC(b)
+    """Paired bootstrap over test cases only: conditional on these trained models, silent about
+    how much a retrained model would differ (see :func:`verdict` for the test of the variants)."""
+
+    delta: float  # mean over splits of AUC(a) - AUC(b)
     ci_lo: float
     ci_hi: float
     ci_method: str
@@ -123,29 +162,6 @@ class Comparison:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def _kernel(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
-    return (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
-
-
-def _delta_replicates(run: PairedRun, n_resamples: int, rng: np.random.Generator) -> tuple[np.ndarray, float, np.ndarray]:
-    """(B,) bootstrap replicates of this run's Delta-AUC, its point value, and its jackknife values."""
-    y = run.labels
-    pa, na, pb, nb = run.scores_a[y == 1], run.scores_a[y == 0], run.scores_b[y == 1], run.scores_b[y == 0]
-    m, n = len(pa), len(na)
-    d = (_kernel(pa, na) - _kernel(pb, nb)).astype(np.float32)
-    point = float(d.mean())
-    w = rng.multinomial(m, np.full(m, 1 / m), size=n_resamples).astype(np.float32)
-    v = rng.multinomial(n, np.full(n, 1 / n), size=n_resamples).astype(np.float32)
-    reps = np.empty(n_resamples)
-    step = max(1, 4_000_000 // max(m, n))  # bounded memory for large test sets
-    for s in range(0, n_resamples, step):
-        reps[s : s + step] = ((w[s : s + step] @ d) * v[s : s + step]).sum(1) / (m * n)
-    # Leave-one-case-out values in closed form from the row/column means of the kernel difference.
-    jack = np.concatenate([(m * point - d.mean(1)) / (m - 1) if m > 1 else [],
-                           (n * point - d.mean(0)) / (n - 1) if n > 1 else []])
-    return reps, point, jack
 
 
 def _interval(reps: np.ndarray, point: float, jack: np.ndarray | None, level: float, method: str) -> tuple[float, float]:
@@ -163,53 +179,174 @@ def _interval(reps: np.ndarray, point: float, jack: np.ndarray | None, level: fl
     return float(lo), float(hi)
 
 
+def split_delta(run: PairedRun) -> tuple[float, float]:
+    """ΔAUC of one split (mean over its initialisations) and its paired DeLong variance.
+
+    Every model scored on the split's test set enters one DeLong covariance matrix, so the
+    correlation between variants (same cases) and between initialisations is accounted for."""
+    y = run.labels
+    models = np.vstack([np.atleast_2d(run.scores_a), np.atleast_2d(run.scores_b)])
+    ka = len(np.atleast_2d(run.scores_a))
+    comps = [_midrank_placements(s[y == 1], s[y == 0]) for s in models]
+    v10 = np.stack([c[0] for c in comps])
+    v01 = np.stack([c[1] for c in comps])
+    contrast = np.concatenate([np.full(ka, 1 / ka), np.full(len(models) - ka, -1 / (len(models) - ka))])
+    var = contrast @ np.atleast_2d(np.cov(v10)) @ contrast / v10.shape[1] + contrast @ np.atleast_2d(np.cov(v01)) @ contrast / v01.shape[1]
+    return float(contrast @ v10.mean(1)), float(max(var, 0.0))
+
+
 def paired_delong(runs: list[PairedRun]) -> tuple[float, float, float]:
-    """Paired DeLong test pooled over independent seeds: (mean Delta, its SE, two-sided p)."""
-    deltas, variances = [], []
-    for r in runs:
-        y = r.labels
-        comps = [_midrank_placements(s[y == 1], s[y == 0]) for s in (r.scores_a, r.scores_b)]
-        v10 = np.stack([c[0] for c in comps])
-        v01 = np.stack([c[1] for c in comps])
-        s10, s01 = np.cov(v10), np.cov(v01)
-        contrast = np.array([1.0, -1.0])
-        var = contrast @ s10 @ contrast / v10.shape[1] + contrast @ s01 @ contrast / v01.shape[1]
-        deltas.append(v10[0].mean() - v10[1].mean())
-        variances.append(var)
-    delta = float(np.mean(deltas))
-    se = float(np.sqrt(np.sum(variances)) / len(runs))
+    """Paired DeLong test pooled over splits, case variance only: (mean Delta, its SE, two-sided p)."""
+    parts = [split_delta(r) for r in runs]
+    delta = float(np.mean([p[0] for p in parts]))
+    se = float(np.sqrt(sum(p[1] for p in parts)) / len(runs))
     if se == 0:
         return delta, 0.0, 1.0 if delta == 0 else 0.0
     return delta, se, float(2 * sps.norm.sf(abs(delta) / se))
 
 
-def paired_comparison(runs: list[PairedRun], n_resamples: int = 2000, level: float = 0.95, method: str = "bca",
-                      seed: int = 0, hierarchical: bool = False) -> Comparison:
-    """Compare variant a with baseline b over one or more seeds (see the module docstring)."""
+def paired_comparison(runs: list[PairedRun], n_resamples: int = 10000, level: float = 0.95, method: str = "bca",
+                      seed: int = 0) -> Comparison:
+    """Case-only paired bootstrap of ΔAUC, averaged over splits (each split resampled on its own)."""
     if not runs:
         raise StatsError("a paired comparison needs at least one seed with both variants")
     if method not in ("bca", "percentile"):
         raise StatsError(f"ci method must be 'bca' or 'percentile', got {method!r}")
     rng = np.random.default_rng(seed)
-    per_seed = [_delta_replicates(r, n_resamples, rng) for r in runs]
-    reps = np.stack([p[0] for p in per_seed], axis=1)  # (B, S)
-    points = np.array([p[1] for p in per_seed])
+    ds = [r.kernel_difference() for r in runs]
+    reps = np.stack([_case_replicates(d, n_resamples, rng) for d in ds], axis=1)  # (B, S)
+    points = np.array([float(d.mean()) for d in ds])
     point = float(points.mean())
-    jack: np.ndarray | None
-    if hierarchical and len(runs) > 1:
-        pick = rng.integers(0, len(runs), size=reps.shape)
-        pooled = np.take_along_axis(reps, pick, axis=1).mean(1)
-        jack, used = None, "percentile (hierarchical: cases and seeds)"
-    else:
-        pooled = reps.mean(1)
-        # A case left out of seed s moves the pooled mean by (Delta_s,-i - Delta_s) / S.
-        jack = np.concatenate([point + (p[2] - p[1]) / len(runs) for p in per_seed])
-        used = "BCa" if method == "bca" else "percentile"
-    lo, hi = _interval(pooled, point, jack, level, method)
+    pooled = reps.mean(1)
+    # Leave-one-case-out values in closed form: a case left out of split s moves the mean by
+    # (Delta_s,-i - Delta_s) / S.
+    jack = []
+    for d, p in zip(ds, points):
+        m, n = d.shape
+        loo = np.concatenate([(m * p - d.mean(1)) / (m - 1) if m > 1 else [], (n * p - d.mean(0)) / (n - 1) if n > 1 else []])
+        jack.append(point + (loo - p) / len(runs))
+    lo, hi = _interval(pooled, point, np.concatenate(jack), level, method)
     sd = pooled.std(ddof=1)
     p_boot = float(2 * sps.norm.sf(abs(point) / sd)) if sd > 0 else (1.0 if point == 0 else 0.0)
     _, se_dl, p_dl = paired_delong(runs)
-    return Comparison(point, lo, hi, used, p_boot, se_dl, p_dl, tuple(float(x) for x in points), n_resamples, level, seed)
+    return Comparison(point, lo, hi, "BCa" if method == "bca" else "percentile", p_boot, se_dl, p_dl,
+                      tuple(float(x) for x in points), n_resamples, level, seed)
+
+
+# ------------------------------------------------------ the decisive test: variants, not models
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """ΔAUC of variant a over baseline b as training recipes: splits (and initialisations) are the
+    replicates, so the interval carries the variation between training runs (tau) as well as the
+    test-case sampling inside each split."""
+
+    delta: float
+    ci_lo: float
+    ci_hi: float
+    p: float
+    se: float
+    tau: float  # between-split sd of the true per-split ΔAUC (DerSimonian-Laird)
+    df: int
+    n_splits: int
+    method: str
+    per_split: tuple[float, ...]
+    per_split_se: tuple[float, ...]
+    level: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def random_effects(deltas: object, variances: object, level: float = 0.95) -> Verdict:
+    """DerSimonian-Laird random-effects mean of per-split ΔAUC with the Hartung-Knapp(-Sidik-
+    Jonkman) t interval on S - 1 degrees of freedom (``statsmodels.stats.meta_analysis``)."""
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    d = np.asarray(deltas, dtype=float)
+    v = np.asarray(variances, dtype=float)
+    k = len(d)
+    if k < 2:
+        raise StatsError(f"a random-effects test needs at least 2 splits, got {k}")
+    if not (np.isfinite(d).all() and np.isfinite(v).all()):
+        raise StatsError("per-split deltas and variances must be finite")
+    # A split whose DeLong variance is 0 (e.g. both models perfect) would take all the weight.
+    v = np.maximum(v, 1e-10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = combine_effects(d, v, method_re="dl", use_t=True, alpha=1 - level)
+    # statsmodels 0.14-0.15 does not truncate the DL moment estimate at 0: a negative tau² gives
+    # negative weights and a NaN HKSJ SE. Truncated DL with tau² = 0 is the fixed-effect model.
+    tau2 = float(res.tau2)
+    if tau2 > 0:
+        mean, se = float(res.mean_effect_re), float(res.sd_eff_w_re_hksj)
+    else:
+        tau2, mean, se = 0.0, float(res.mean_effect_fe), float(res.sd_eff_w_fe_hksj)
+    # Plain Hartung-Knapp, not the "SE >= DL SE" modification: simulated with 3 splits and no true
+    # difference, the modification rejected in 0.0-2 % of cases (it falls back to the within-split
+    # SE on t(2) whenever tau² = 0), plain HK in 3.9-6.2 % (tests/test_verdict.py).
+    t = sps.t.ppf(0.5 + level / 2, k - 1)
+    p = float(2 * sps.t.sf(abs(mean) / se, k - 1)) if se > 0 else (1.0 if mean == 0 else 0.0)
+    return Verdict(mean, mean - t * se, mean + t * se, p, se, float(np.sqrt(tau2)), k - 1, k,
+                   "random effects (DerSimonian-Laird τ², Hartung-Knapp t)", tuple(d.tolist()),
+                   tuple(np.sqrt(v).tolist()), level)
+
+
+def verdict(runs: list[PairedRun], level: float = 0.95) -> Verdict:
+    """The decisive test: per-split paired ΔAUC with its DeLong variance, combined over splits by
+    :func:`random_effects`."""
+    parts = [split_delta(r) for r in runs]
+    return random_effects([p[0] for p in parts], [p[1] for p in parts], level)
+
+
+def split_bootstrap(runs: list[PairedRun], n_resamples: int = 10000, level: float = 0.95, seed: int = 0) -> Verdict:
+    """Bootstrap test of the variants' ΔAUC: splits drawn with replacement, each carrying its
+    observed ΔAUC (its test cases kept, as Davison & Hinkley 1997, section 3.8, advise for two-stage
+    data: resampling the cases again inside every drawn split counts their variance twice; in
+    simulation that version rejected in 0-0.3 % of null cases). With S splits the bootstrap
+    variance of a mean is (S-1)/S of the unbiased one, so the SE is scaled by sqrt(S/(S-1)) and the
+    interval and p use t on S - 1 degrees of freedom."""
+    s_n = len(runs)
+    if s_n < 2:
+        raise StatsError(f"a split bootstrap needs at least 2 splits, got {s_n}")
+    parts = [split_delta(r) for r in runs]
+    points = np.array([p[0] for p in parts])
+    rng = np.random.default_rng(seed)
+    reps = points[rng.integers(0, s_n, size=(n_resamples, s_n))].mean(1)
+    point = float(points.mean())
+    se = float(reps.std(ddof=1) * np.sqrt(s_n / (s_n - 1)))
+    t = sps.t.ppf(0.5 + level / 2, s_n - 1)
+    p = float(2 * sps.t.sf(abs(point) / se, s_n - 1)) if se > 0 else (1.0 if point == 0 else 0.0)
+    return Verdict(point, point - t * se, point + t * se, p, se, float("nan"), s_n - 1, s_n,
+                   "split bootstrap (splits resampled, SE x sqrt(S/(S-1)), t)", tuple(points.tolist()),
+                   tuple(float(np.sqrt(p[1])) for p in parts), level)
+
+
+@dataclass(frozen=True)
+class Power:
+    """What a suite can resolve on one data set."""
+
+    mde: float  # smallest ΔAUC detected with the given power at alpha (two-sided)
+    seeds_for_one_point: int | None  # splits needed to detect 1 AUC point; None if over max_seeds
+    split_sd: float  # sd of per-split ΔAUC (training and case variation together)
+    n_splits: int
+    alpha: float
+    power: float
+
+
+def _mde(sd: float, s: int, alpha: float, power: float) -> float:
+    return float((sps.t.ppf(1 - alpha / 2, s - 1) + sps.t.ppf(power, s - 1)) * sd / np.sqrt(s))
+
+
+def min_detectable(split_sd: float, n_splits: int, alpha: float = 0.05, power: float = 0.8, target: float = 0.01,
+                   max_seeds: int = 500) -> Power:
+    """Minimum detectable ΔAUC of a t test on per-split deltas with sd ``split_sd`` (the usual
+    power approximation with t quantiles on S - 1 df), and the splits needed to reach ``target``."""
+    if n_splits < 2 or not np.isfinite(split_sd):
+        return Power(float("nan"), None, split_sd, n_splits, alpha, power)
+    need = next((s for s in range(2, max_seeds + 1) if _mde(split_sd, s, alpha, power) <= target), None)
+    return Power(_mde(split_sd, n_splits, alpha, power), need, split_sd, n_splits, alpha, power)
 
 
 def adjust_pvalues(p: list[float] | np.ndarray, method: str = "holm") -> np.ndarray:
@@ -246,11 +383,32 @@ class RankSummary:
     mean_ranks: tuple[float, ...]
     n_datasets: int
     friedman_stat: float
-    friedman_p: float
+    friedman_p: float  # exact (enumerated) below 5 data sets, chi-squared approximation from 5
     critical_difference: float
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def friedman_exact_p(stat: float, k: int, n: int) -> float:
+    """P(Friedman statistic >= stat) under H0 by enumerating every within-data-set ranking (no
+    ties): the rank-sum vectors are convolved data set by data set. The chi-squared approximation
+    is poor with fewer than about 5 data sets."""
+    import itertools
+    from collections import Counter
+
+    perms = list(itertools.permutations(range(1, k + 1)))
+    dist: Counter = Counter({(0,) * k: 1})
+    for _ in range(n):
+        nxt: Counter = Counter()
+        for sums, c in dist.items():
+            for perm in perms:
+                nxt[tuple(a + b for a, b in zip(sums, perm))] += c
+        dist = nxt
+    total = sum(dist.values())
+    hit = sum(c for sums, c in dist.items()
+              if 12 / (n * k * (k + 1)) * sum(r * r for r in sums) - 3 * n * (k + 1) >= stat - 1e-9)
+    return hit / total
 
 
 def rank_variants(table: dict[str, dict[str, float]], alpha: float = 0.05) -> RankSummary:
@@ -266,7 +424,8 @@ def rank_variants(table: dict[str, dict[str, float]], alpha: float = 0.05) -> Ra
     mean_ranks = ranks.mean(0)
     stat = p = float("nan")
     if k >= 3 and n >= 2:
-        stat, p = (float(x) for x in sps.friedmanchisquare(*scores.T))
+        stat = float(sps.friedmanchisquare(*scores.T).statistic)
+        p = friedman_exact_p(stat, k, n) if n < 5 else float(sps.chi2.sf(stat, k - 1))
     q = sps.studentized_range.ppf(1 - alpha, k, 1e6) / np.sqrt(2)
     cd = float(q * np.sqrt(k * (k + 1) / (6 * n)))
     return RankSummary(variants, tuple(float(r) for r in mean_ranks), n, stat, p, cd)
