@@ -78,6 +78,44 @@ def test_shared_mri_duplicates_do_not_leak(shared_datasets):
     assert leaks_naive > 0
 
 
+@pytest.mark.parametrize("name", ["cxr", "ct"])
+def test_shared_patients_stay_on_one_side_of_every_split(shared_datasets, name):
+    """Kermany X-ray names carry patients, UCSD CT names their source page or case: a split blind
+    to them puts one patient on both sides; the default split (patient groups merged with
+    duplicate groups) never does, for 80/20 splits and for k-fold."""
+    from medattn_bench.execute import split_groups, split_indices
+    from medattn_bench.suite import SplitSpec
+
+    ds = load_dataset(name, {"size": 32}, str(shared_datasets))
+    info = ds.meta["patients"]
+    assert info["with_several_images"] > 20 and ds.patients is not None
+    leaks_naive = 0
+    for spec in (SplitSpec(), SplitSpec(kind="kfold", folds=5)):
+        for seed in range(3):
+            tr, te = split_indices(ds, name, spec, seed)
+            assert not set(ds.patients[tr]) & set(ds.patients[te])
+            assert not set(ds.groups[tr]) & set(ds.groups[te])
+            blind = spec.model_copy(update={"patient_groups": False, "group_duplicates": False})
+            ntr, nte = split_indices(ds, name, blind, seed)
+            leaks_naive += len(set(ds.patients[ntr]) & set(ds.patients[nte]))
+    assert leaks_naive > 0
+    assert len(np.unique(split_groups(ds, SplitSpec()))) < len(np.unique(ds.groups))
+
+
+def test_kfold_tests_each_image_once_per_repeat(shared_datasets):
+    from medattn_bench.execute import split_indices
+    from medattn_bench.suite import SplitSpec
+
+    ds = load_dataset("ct", {"size": 32}, str(shared_datasets))
+    spec = SplitSpec(kind="kfold", folds=4)
+    tests = [split_indices(ds, "ct", spec, s)[1] for s in range(4)]  # seeds 0-3: repeat 0, folds 0-3
+    both = np.concatenate(tests)
+    assert len(both) == len(ds) and len(np.unique(both)) == len(ds)
+    shares = [ds.labels[t].mean() for t in tests]
+    assert max(shares) - min(shares) < 0.1  # stratified
+    assert not np.array_equal(np.sort(split_indices(ds, "ct", spec, 4)[1]), np.sort(tests[0]))  # repeat 1 reshuffles
+
+
 def _noise_image(rng, size=40, mode="RGB"):
     from scipy import ndimage
 
@@ -197,7 +235,7 @@ def test_medmnist_and_csv_sources(tmp_path):
         w.writeheader()
         w.writerows(rows)
     ds = load_dataset("csv", {"root": str(tmp_path / "list.csv"), "positive": "malignant", "size": 16})
-    assert ds.labels.tolist() == [0, 1] * 3 and len(set(ds.groups.tolist())) == 3
+    assert ds.labels.tolist() == [0, 1] * 3 and len(set(ds.patients.tolist())) == 3
 
 
 # ------------------------------------------------------------------------------------ downloads

@@ -34,6 +34,7 @@ class ImageSet:
     classes: tuple[str, str]
     masks: torch.Tensor | None = None  # (N, H, W) bool lesion masks where known
     groups: np.ndarray | None = None  # duplicate groups: same group -> same side of a split
+    patients: np.ndarray | None = None  # patient / source-case ids where file names carry them
     official_split: np.ndarray | None = None  # 'train' / 'test' per sample, where the source has one
     meta: dict[str, Any] = field(default_factory=dict)
 

@@ -108,34 +108,33 @@ def dhash_words(hexes: list[str]) -> np.ndarray:
 
 
 def duplicate_groups(exact: list[str], dhash: np.ndarray, threshold: int | None) -> np.ndarray:
-    """Group ids (union-find): same exact pixel hash, or dHash Hamming distance <= threshold.
-    ``dhash`` is (N, words) uint64."""
+    """Group ids: connected components of "same exact pixel hash" and "dHash Hamming distance <=
+    threshold". ``dhash`` is (N, words) uint64."""
     n = len(exact)
-    parent = np.arange(n)
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(i: int, j: int) -> None:
-        ri, rj = find(i), find(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-
     first: dict[str, int] = {}
-    for i, h in enumerate(exact):
-        union(first.setdefault(h, i), i)
+    rows = [first.setdefault(h, i) for i, h in enumerate(exact)]
+    edges = [np.array(rows), np.arange(n)]
     if threshold is not None and n > 1:
         dh = dhash.astype(np.uint64)
         for s in range(0, n, 256):
             d = np.bitwise_count(dh[s : s + 256, None, :] ^ dh[None, :, :]).sum(-1)
             ii, jj = np.nonzero(d <= threshold)
-            for i, j in zip(ii + s, jj):
-                if i < j:
-                    union(int(i), int(j))
-    return np.array([find(i) for i in range(n)])
+            edges[0] = np.concatenate([edges[0], ii + s])
+            edges[1] = np.concatenate([edges[1], jj])
+    return components(n, edges[0], edges[1])
+
+
+def components(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Component label of each of ``n`` nodes joined by the edges ``a[k] - b[k]`` (scipy), numbered
+    by their smallest member so labels are stable."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    smallest = np.full(labels.max() + 1 if n else 0, n)
+    np.minimum.at(smallest, labels, np.arange(n))
+    return smallest[labels]
 
 
 def audit_summary(groups: np.ndarray, labels: np.ndarray, split: np.ndarray | None) -> dict[str, int]:
@@ -153,8 +152,23 @@ def audit_summary(groups: np.ndarray, labels: np.ndarray, split: np.ndarray | No
             "cross_label": int(cross_label), "cross_official_split": int(cross_split)}
 
 
-def load_items(name: str, root: Path, items: list, classes: tuple[str, str], opts: Any, channels: int,
-               explicit_groups: list | None = None) -> ImageSet:
+def patient_summary(patients: np.ndarray | None, split: np.ndarray | None) -> dict[str, int] | None:
+    """Patients (or source cases) named by the files, those with several images, and those whose
+    images the source's own split puts on both sides."""
+    if patients is None:
+        return None
+    uniq, inverse, counts = np.unique(patients, return_inverse=True, return_counts=True)
+    crossing = 0
+    if split is not None:
+        sides = {}
+        for g, sp in zip(inverse.tolist(), split.tolist()):
+            sides.setdefault(g, set()).add("test" if sp == "test" else "train")
+        crossing = sum(len(v) > 1 for v in sides.values())
+    return {"patients": int(len(uniq)), "with_several_images": int((counts > 1).sum()),
+            "images_of_those": int(counts[counts > 1].sum()), "cross_official_split": int(crossing)}
+
+
+def load_items(name: str, root: Path, items: list, classes: tuple[str, str], opts: Any, channels: int) -> ImageSet:
     """Decode (or map from the cache) the images of ``items`` and return the ImageSet."""
     params = {"name": name, "size": opts.size, "channels": channels}
     all_ids = relative_ids(root, items)
@@ -175,27 +189,28 @@ def load_items(name: str, root: Path, items: list, classes: tuple[str, str], opt
     kept = [items[i] for i in meta["keep"]]
     labels = np.array([it.label for it in kept], dtype=np.int64)
     split = np.array([it.split for it in kept]) if any(it.split for it in kept) else None
-    if explicit_groups is not None:
-        groups = np.unique([str(explicit_groups[i] or f"#{i}") for i in meta["keep"]], return_inverse=True)[1]
+    threshold = opts.hash_threshold if opts.near_duplicates else None
+    stored = target.with_name(f"{target.name}.groups-{threshold}.npy")  # derived once per threshold
+    if stored.is_file():
+        groups = np.load(stored)
     else:
-        threshold = opts.hash_threshold if opts.near_duplicates else None
-        stored = target.with_name(f"{target.name}.groups-{threshold}.npy")  # derived once per threshold
-        if stored.is_file():
-            groups = np.load(stored)
-        else:
-            groups = duplicate_groups(meta["exact"], dhash_words(meta["dhash"]), threshold)
-            tmp = stored.with_name(f".{stored.name}.{os.getpid()}.tmp.npy")
-            np.save(tmp, groups)
-            os.replace(tmp, stored)
+        groups = duplicate_groups(meta["exact"], dhash_words(meta["dhash"]), threshold)
+        tmp = stored.with_name(f".{stored.name}.{os.getpid()}.tmp.npy")
+        np.save(tmp, groups)
+        os.replace(tmp, stored)
     ids = [all_ids[i] for i in meta["keep"]]
+    patients = None
+    if any(it.patient for it in kept):  # unnamed images are their own patient
+        patients = np.unique([it.patient or f"#{i}" for i, it in enumerate(kept)], return_inverse=True)[1]
     sizes = np.array(meta["sizes"]) if meta["sizes"] else np.zeros((0, 2), int)
     return ImageSet(
         images=torch.from_numpy(images), labels=labels, ids=ids, classes=classes, groups=groups,
-        official_split=split,
+        patients=patients, official_split=split,
         meta={"source": name, "root": str(root), "cached": cached, "cache_file": str(target.with_suffix(".npy")),
               "skipped_corrupt": len(meta["bad"]), "skipped_files": [p for p, _ in meta["bad"]][:50],
               "subclasses": {s: int(c) for s, c in zip(*np.unique([it.subclass for it in kept], return_counts=True))},
               "modes": {m: int(c) for m, c in zip(*np.unique(meta["modes"], return_counts=True))} if meta["modes"] else {},
               "size_range": [sizes.min(0).tolist(), sizes.max(0).tolist()] if len(sizes) else None,
-              "audit": audit_summary(groups, labels, split)},
+              "audit": audit_summary(groups, labels, split),
+              "patients": patient_summary(patients, split)},
     )

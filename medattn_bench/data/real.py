@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,7 @@ class Item:
     label: int
     split: str  # official split of the source: train / val / test, or '' if it has none
     subclass: str
+    patient: str | None = None  # patient or source case, where the file name carries it
 
 
 class RealOptions(DatasetOptions):
@@ -96,6 +98,16 @@ def _cxr_detect(root: Path) -> bool:
     return (root / "chest_xray").is_dir() and any((root / "chest_xray" / s / "NORMAL").is_dir() for s in ("train", "test", "val"))
 
 
+# Kermany et al. name each X-ray after its patient: person1234_bacteria_5.jpeg, IM-0115-0001.jpeg,
+# NORMAL2-IM-0173-0001.jpeg (the NORMAL2 series numbers its patients separately).
+_CXR_PATIENT = re.compile(r"^(person\d+)_|^((?:NORMAL2-)?IM-\d+)-")
+
+
+def cxr_patient(name: str) -> str | None:
+    m = _CXR_PATIENT.match(name)
+    return (m.group(1) or m.group(2)) if m else None
+
+
 def _cxr_items(root: Path) -> list[Item]:
     _expect(root, "cxr", "chest_xray/{train,test,val}/{NORMAL,PNEUMONIA}/*.jpeg (Kermany et al. 2018)", _cxr_detect(root))
     items = []
@@ -104,7 +116,7 @@ def _cxr_items(root: Path) -> list[Item]:
             for p in _images_in(root / "chest_xray" / split / cls):
                 sub = "normal" if label == 0 else ("virus" if "virus" in p.name.lower() else
                                                    "bacteria" if "bacteria" in p.name.lower() else "pneumonia")
-                items.append(Item(p, label, split, sub))
+                items.append(Item(p, label, split, sub, cxr_patient(p.name)))
     return items
 
 
@@ -127,6 +139,18 @@ def _ct_detect(root: Path) -> bool:
     return (root / "Images-processed" / "CT_COVID").is_dir()
 
 
+# UCSD COVID-CT: COVID images are cut from papers, named <paper>-p<page>-<figure>[%<slice>].png,
+# so one page (one figure's patient) is one group; NonCOVID cases number their slices <case>%<i>.
+_CT_PAGE = re.compile(r"^(.*-p\d+)-\d+(?:%\d+)?\.\w+$")
+
+
+def ct_patient(tag: str, name: str) -> str | None:
+    m = _CT_PAGE.match(name)
+    if m:
+        return f"{tag}/{m.group(1)}"
+    return f"{tag}/{name.split('%')[0]}" if "%" in name else None
+
+
 def _ct_items(root: Path) -> list[Item]:
     _expect(root, "ct", "Images-processed/{CT_COVID,CT_NonCOVID}/* and Data-split/{COVID,NonCOVID}/*.txt "
             "(UCSD COVID-CT)", _ct_detect(root))
@@ -141,9 +165,11 @@ def _ct_items(root: Path) -> list[Item]:
     items = []
     for label, tag in ((0, "CT_NonCOVID"), (1, "CT_COVID")):
         for p in _images_in(root / "Images-processed" / tag):
-            items.append(Item(p, label, split_of.get(f"{tag}/{p.name}", ""), tag))
+            items.append(Item(p, label, split_of.get(f"{tag}/{p.name}", ""), tag, ct_patient(tag, p.name)))
     return items
 
+
+PATIENT_NAMED = frozenset({"cxr", "ct"})  # native data sets whose file names carry patients
 
 NATIVE = {
     # name: (folder under the data root, detect, items, classes, default channels)
@@ -194,6 +220,8 @@ for _n in NATIVE:
 class FolderOptions(RealOptions):
     root: str = Field(description="folder with exactly two class subfolders (or train/test folders holding them)")
     classes: tuple[str, str] | None = Field(None, description="(negative, positive) subfolder names; default sorted")
+    group_pattern: str | None = Field(None, description="regular expression whose first group, searched in each "
+                                      "file name, names its patient (images of one patient stay on one side)")
 
 
 @register_dataset("imagefolder", FolderOptions, description="one subfolder per class (optionally under train/ and test/)")
@@ -209,7 +237,22 @@ def _imagefolder(opts: FolderOptions, data_root: str | None = None) -> ImageSet:
     if len(classes) != 2:
         raise DataError(f"imagefolder {root}: expected 2 class subfolders, found {list(classes)}; "
                         "set options.classes: [negative, positive]")
-    items = [Item(p, label, s, cls) for s in splits for label, cls in enumerate(classes)
+    pattern = None
+    if opts.group_pattern:
+        try:
+            pattern = re.compile(opts.group_pattern)
+        except re.error as exc:
+            raise DataError(f"imagefolder: options.group_pattern {opts.group_pattern!r} is not a regular expression: "
+                            f"{exc}") from None
+        if pattern.groups < 1:
+            raise DataError(f"imagefolder: options.group_pattern {opts.group_pattern!r} needs a capture group, "
+                            r"e.g. '^(patient\d+)_'")
+
+    def patient(name: str) -> str | None:
+        m = pattern.search(name) if pattern else None
+        return m.group(1) if m else None
+
+    items = [Item(p, label, s, cls, patient(p.name)) for s in splits for label, cls in enumerate(classes)
              for p in _images_in((root / s if s else root) / cls)]
     _check_classes("imagefolder", root, items, classes)  # type: ignore[arg-type]
     return load_items("imagefolder", root, items, classes, opts, opts.channels or 3)  # type: ignore[arg-type]
@@ -234,11 +277,10 @@ def _csv(opts: CsvOptions, data_root: str | None = None) -> ImageSet:
             raise DataError(f"{path}: missing column(s) {sorted(missing)}; expected path,label[,split,group], "
                             f"found {reader.fieldnames}")
         rows = list(reader)
-    items = [Item(path.parent / r["path"], int(r["label"] == opts.positive), r.get("split") or "", r["label"]) for r in rows]
-    groups = [r.get("group") or None for r in rows]
+    items = [Item(path.parent / r["path"], int(r["label"] == opts.positive), r.get("split") or "", r["label"],
+                  r.get("group") or None) for r in rows]
     _check_classes("csv", path, items, ("negative", opts.positive))
-    return load_items("csv", path.parent, items, ("negative", opts.positive), opts, opts.channels or 3,
-                      explicit_groups=groups if any(groups) else None)
+    return load_items("csv", path.parent, items, ("negative", opts.positive), opts, opts.channels or 3)
 
 
 class MedmnistOptions(DatasetOptions):

@@ -33,3 +33,47 @@ def stratified_split(
         test_groups[members[: int(np.searchsorted(taken, quota, side="left")) + 1]] = True
     is_test = test_groups[inverse]
     return np.flatnonzero(~is_test), np.flatnonzero(is_test)
+
+
+def merge_groups(*arrays: np.ndarray | None) -> np.ndarray | None:
+    """One group id per sample such that samples sharing a group in any of ``arrays`` share one
+    (duplicate groups and patient groups together)."""
+    from .cache import components
+
+    arrays = tuple(np.asarray(a) for a in arrays if a is not None)
+    if not arrays:
+        return None
+    n = len(arrays[0])
+    src, dst = [], []
+    for arr in arrays:
+        _, first = np.unique(arr, return_index=True)
+        _, inverse = np.unique(arr, return_inverse=True)
+        src.append(first[inverse])
+        dst.append(np.arange(n))
+    return components(n, np.concatenate(src), np.concatenate(dst))
+
+
+def kfold_split(labels: np.ndarray, dataset: str, repeat: int, fold: int, folds: int,
+                groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Fold ``fold`` of a stratified, group-aware ``folds``-fold partition (shuffled by ``repeat``):
+    within each class whole groups are dealt, largest first, to the fold with fewest images."""
+    labels = np.asarray(labels)
+    if not 0 <= fold < folds:
+        raise ValueError(f"fold must be in [0, {folds}), got {fold}")
+    groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
+    rng = np.random.default_rng([zlib.crc32(dataset.encode()), repeat, 1_000_003])
+    uniq, inverse = np.unique(groups, return_inverse=True)
+    sizes = np.bincount(inverse)
+    group_label = np.rint(np.bincount(inverse, weights=labels) / sizes).astype(int)
+    fold_of = np.empty(len(uniq), dtype=int)
+    for cls in np.unique(labels):
+        members = np.flatnonzero(group_label == cls)
+        members = members[rng.permutation(len(members))]
+        members = members[np.argsort(-sizes[members], kind="stable")]
+        load = np.zeros(folds)
+        for g in members:
+            f = int(np.argmin(load))
+            fold_of[g] = f
+            load[f] += sizes[g]
+    is_test = fold_of[inverse] == fold
+    return np.flatnonzero(~is_test), np.flatnonzero(is_test)
