@@ -50,7 +50,7 @@ def run(
     """Train and evaluate every (data set, attention, seed) of SUITE; skips runs already recorded."""
     from tabulate import tabulate
 
-    from .runner import SuiteRunner, parse_only, plan
+    from .runner import parse_only, plan, run_suite, write_suite_settings
     from .suite import load_suite
 
     _plugins(plugin)
@@ -58,16 +58,49 @@ def run(
     runs = plan(s, parse_only(only or []), records)
     if not runs:
         _fail(f"--only {' '.join(only or [])}: no run of {suite} matches")
+    write_suite_settings(s, str(suite), set_ or [], records)
     if dry_run:
-        rows = [[r.dataset.name, r.attention.key, r.seed, r.config["train"]["epochs"], r.status, str(r.path)] for r in runs]
-        typer.echo(tabulate(rows, ["dataset", "attention", "seed", "epochs", "status", "record"], tablefmt="simple"))
+        rows = [[r.dataset.name, r.attention.key, r.seed, r.init_seed, r.epochs, r.status, r.path] for r in runs]
+        typer.echo(tabulate(rows, ["dataset", "attention", "seed", "init", "epochs", "status", "record"], tablefmt="simple"))
         done = sum(r.status == "done" for r in runs)
         typer.echo(f"{len(runs)} runs, {done} done, {len(runs) - done} to do")
         return
-    counts = SuiteRunner(s, str(suite), data_root, progress and sys.stderr.isatty(), retry_failed,
-                         log=lambda m: typer.echo(m, err=True), workers=workers).run(runs)
-    typer.echo(f"{counts['ok']} run(s) ok, {counts['failed']} failed, {counts['skipped']} already recorded; "
+    counts = run_suite(s, str(suite), runs, set_ or [], records, data_root, workers, progress and sys.stderr.isatty(),
+                       retry_failed, log=lambda m: typer.echo(m, err=True))
+    skipped = counts["skipped"]
+    typer.echo(f"{counts['ok']} run(s) ok, {counts['failed']} failed, {skipped} already recorded; "
                f"records in {records or s.records_dir()}")
+
+
+def _suite_infos(records_dir: Path) -> tuple[dict, list[str]]:
+    """suite.json of each suite, refreshed from its suite file where that still exists, so a
+    changed description or statistics setting reaches the board without retraining."""
+    from pydantic import ValidationError
+
+    from .results import load_suite_infos, write_suite_info
+    from .suite import Suite, _read_yaml, apply_override
+
+    infos, problems = load_suite_infos(records_dir)
+    for name, info in infos.items():
+        path = Path(info.file)
+        if not path.is_file():
+            continue
+        try:
+            raw = _read_yaml(path)
+            for expr in info.overrides:
+                apply_override(raw, expr)
+            s = Suite.model_validate(raw)
+        except (MedattnError, ValidationError) as exc:
+            problems.append(f"{path}: not re-read ({str(exc).splitlines()[0]}); using its suite.json")
+            continue
+        if s.name != name:
+            continue
+        fresh = info.model_copy(update={"description": s.description.strip(), "stats": s.eval.stats.model_dump(),
+                                        "paper_reference": s.paper_reference})
+        if fresh != info:
+            write_suite_info(Path(info.folder), fresh)
+            infos[name] = fresh
+    return infos, problems
 
 
 @app.command()
@@ -77,16 +110,30 @@ def leaderboard(
     allow_mixed: Annotated[bool, typer.Option("--allow-mixed", help="Rank rows whose protocol differs from the baseline's.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if OUT differs from a fresh render.")] = False,
 ) -> None:
-    """Render the leaderboard markdown from the stored run records."""
-    from .leaderboard import render
+    """Render the leaderboard markdown (and a forest plot per suite) from the stored records."""
+    from .analysis import analyse
+    from .leaderboard import render_analyses
     from .results import load_records, write_text_atomic
 
     if not records_dir.is_dir():
         _fail(f"{records_dir}: no such records folder (run a suite first: medattn-bench run suites/demo.yaml)")
     recs, problems = load_records(records_dir)
+    infos, info_problems = _suite_infos(records_dir)
+    problems += info_problems
     for p in problems:
         typer.echo(f"warning: {p}", err=True)
-    text = render(recs, problems, allow_mixed)
+    analyses = analyse(recs, infos, allow_mixed)
+    figures: dict[str, str] = {}
+    if str(out) != "-":
+        from .figures import forest_plot
+
+        for a in analyses:
+            rel = Path("figures") / f"{a.name}-forest.svg"
+            if check:
+                figures[a.name] = str(rel) if (out.parent / rel).exists() else ""
+            elif forest_plot(a, out.parent / rel):
+                figures[a.name] = str(rel)
+    text = render_analyses(analyses, problems, figures)
     if str(out) == "-":
         typer.echo(text, nl=False)
     elif check:
@@ -97,6 +144,50 @@ def leaderboard(
     else:
         write_text_atomic(out, text)
         typer.echo(f"wrote {out} from {len(recs)} records")
+
+
+records_app = typer.Typer(help="Maintain run records.", no_args_is_help=True)
+app.add_typer(records_app, name="records")
+
+
+@records_app.command("migrate")
+def records_migrate(records_dir: Annotated[Path, typer.Argument(help="Folder of run records (searched recursively).")]) -> None:
+    """Rewrite schema-1 records as schema 2 (typed records; suite settings moved to suite.json)."""
+    import json
+
+    from .data.real import PATIENT_NAMED
+    from .results import SuiteInfo, migrate_v1, suite_info_path, write_record, write_suite_info
+
+    if not records_dir.is_dir():
+        _fail(f"{records_dir}: no such records folder")
+    done = skipped = 0
+    suites: dict[Path, SuiteInfo] = {}
+    for path in sorted(records_dir.rglob("*.json")):
+        if path.name == "suite.json":
+            continue
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            typer.echo(f"warning: {path}: skipped: unreadable ({exc})", err=True)
+            skipped += 1
+            continue
+        if not isinstance(raw, dict) or raw.get("schema") != 1:
+            continue
+        try:
+            rec, settings = migrate_v1(raw, PATIENT_NAMED)
+        except (KeyError, TypeError, ValueError) as exc:
+            typer.echo(f"warning: {path}: not migrated: {exc.__class__.__name__}: {exc}", err=True)
+            skipped += 1
+            continue
+        folder = path.parents[2]  # <suite>/<dataset>/<variant>/seedN.json
+        if folder not in suites and not suite_info_path(folder).exists():
+            suites[folder] = SuiteInfo(name=rec.suite, file=settings["file"], description=settings["description"].strip(),
+                                       stats={k: v for k, v in settings["stats"].items() if k != "hierarchical"})
+        write_record(path, rec)
+        done += 1
+    for folder, info in suites.items():
+        write_suite_info(folder, info)
+    typer.echo(f"migrated {done} record(s) to schema 2, {skipped} skipped; {len(suites)} suite.json written")
 
 
 @app.command()

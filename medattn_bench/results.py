@@ -1,8 +1,11 @@
-"""Run records: one JSON file per (suite, data set, variant, seed), written atomically.
+"""Run records: one JSON file per (suite, data set, variant, split seed, initialisation), written
+atomically, read and validated by this module only.
 
 A record is data: the resolved config and its hash, the per-sample test scores, metrics, cost,
-environment and code version. Everything the leaderboard shows is derived from records.
-A corrupt record is reported and skipped, never fatal to a whole report.
+environment and code version (pydantic :class:`RunRecord`, schema 2). Suite-level settings that
+are not part of any run (description, statistics) live once in ``<records>/<suite>/suite.json``.
+Everything the leaderboard shows is derived from records and that file. A record that fails
+validation is reported and skipped, never fatal to a whole report.
 """
 
 from __future__ import annotations
@@ -13,22 +16,106 @@ import os
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-SCHEMA_VERSION = 1
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+SCHEMA_VERSION = 2
+SUITE_FILE = "suite.json"
 
 
-def record_path(records_dir: Path, dataset: str, variant: str, seed: int) -> Path:
-    return Path(records_dir) / dataset / variant / f"seed{seed}.json"
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RunInfo(_Model):
+    dataset: str
+    variant: str  # the leaderboard row (label or block name)
+    attention: str
+    hparams: dict[str, Any] = Field(default_factory=dict)
+    seed: int  # split seed
+    init_seed: int = 0  # index of the initialisation within the split
+
+
+class TestScores(_Model):
+    ids: list[str]
+    labels: list[int]
+    scores: list[float]  # P(class 1)
+
+
+class Metrics(_Model):
+    auc: float
+    auc_ci_delong: dict[str, Any]
+    n_test: int
+    n_pos: int
+    ece: float | None = None
+    brier: float | None = None
+
+
+class TimeInfo(_Model):
+    started: str
+    finished: str
+    wall_s: float
+    train_s: float | None = None
+
+
+class RunRecord(_Model):
+    """One training run and its evaluation."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    schema_version: Literal[2] = Field(2, alias="schema")
+    suite: str
+    run: RunInfo
+    config: dict[str, Any]
+    config_hash: str
+    protocol_hash: str
+    status: Literal["ok", "failed"]
+    failure: str | None = None
+    attention_block: dict[str, Any] = Field(default_factory=dict)
+    data: dict[str, Any] = Field(default_factory=dict)
+    env: dict[str, Any] = Field(default_factory=dict)
+    metrics: Metrics | None = None
+    test: TestScores | None = None
+    history: list[dict[str, Any]] = Field(default_factory=list)
+    cost: dict[str, Any] = Field(default_factory=dict)
+    time: TimeInfo
+    path: str | None = Field(None, exclude=True)  # where it was read from; never written
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok" and self.metrics is not None and self.test is not None
+
+
+class SuiteInfo(_Model):
+    """What a suite says about itself, written once per records folder by ``run``."""
+
+    name: str
+    file: str
+    overrides: list[str] = Field(default_factory=list)
+    description: str = ""
+    stats: dict[str, Any] = Field(default_factory=dict)
+    paper_reference: dict[str, dict[str, float]] = Field(default_factory=dict)
+    folder: str | None = Field(None, exclude=True)  # records folder it was read from; never written
+
+
+def record_path(records_dir: Path, dataset: str, variant: str, seed: int, init_seed: int = 0) -> Path:
+    name = f"seed{seed}.json" if init_seed == 0 else f"seed{seed}-init{init_seed}.json"
+    return Path(records_dir) / dataset / variant / name
 
 
 def write_text_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same folder, fsync and ``os.replace``:
-    a reader (or a run killed with -9) sees the old file, the new one, or none, never a part."""
+    a reader (or a run killed with -9) sees the old file, the new one, or none, never a part. Two
+    writers of the same path each replace it whole. The file gets the umask's normal mode (mkstemp
+    would leave it 0600, unreadable to colleagues on a shared cluster folder)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
             fh.flush()
@@ -43,32 +130,122 @@ def write_json_atomic(path: Path, obj: Any) -> None:
     write_text_atomic(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
-def read_record(path: Path) -> dict[str, Any]:
-    """Parse one record; raises ValueError with the reason if it is not a usable record."""
+def write_record(path: Path, record: RunRecord) -> None:
+    write_json_atomic(path, record.model_dump(mode="json", by_alias=True))
+
+
+def _validation_line(err: ValidationError) -> str:
+    e = err.errors()[0]
+    loc = ".".join(str(p) for p in e["loc"]) or "record"
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{loc}: {e['msg']}{more}"
+
+
+def read_record(path: Path) -> RunRecord:
+    """Parse and validate one record; raises ValueError with the reason if it is not usable."""
     try:
-        rec = json.loads(Path(path).read_text())
+        raw = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"unreadable ({exc.__class__.__name__}: {exc})") from None
-    if not isinstance(rec, dict) or rec.get("schema") != SCHEMA_VERSION:
-        raise ValueError(f"not a medattn-bench record of schema {SCHEMA_VERSION}")
-    for key in ("suite", "run", "status", "config_hash"):
-        if key not in rec:
-            raise ValueError(f"missing key {key!r}")
+    if not isinstance(raw, dict):
+        raise ValueError("not a medattn-bench record (not a JSON object)")
+    if raw.get("schema") == 1:
+        raise ValueError("schema 1 record; migrate it with: medattn-bench records migrate " + str(Path(path).parent))
+    if raw.get("schema") != SCHEMA_VERSION:
+        raise ValueError(f"not a medattn-bench record of schema {SCHEMA_VERSION} (schema {raw.get('schema')!r})")
+    try:
+        rec = RunRecord.model_validate(raw)
+    except ValidationError as err:
+        raise ValueError(f"invalid record: {_validation_line(err)}") from None
+    rec.path = str(path)
     return rec
 
 
-def load_records(records_dir: Path) -> tuple[list[dict[str, Any]], list[str]]:
+def load_records(records_dir: Path) -> tuple[list[RunRecord], list[str]]:
     """All records below ``records_dir`` (sorted by path) and one problem line per skipped file."""
     records, problems = [], []
     for path in sorted(Path(records_dir).rglob("*.json")):
+        if path.name == SUITE_FILE:
+            continue
         try:
-            rec = read_record(path)
+            records.append(read_record(path))
         except ValueError as exc:
             problems.append(f"{path}: skipped: {exc}")
-            continue
-        rec["_path"] = str(path)
-        records.append(rec)
     return records, problems
+
+
+def suite_info_path(records_dir: Path) -> Path:
+    return Path(records_dir) / SUITE_FILE
+
+
+def write_suite_info(records_dir: Path, info: SuiteInfo) -> None:
+    path = suite_info_path(records_dir)
+    text = json.dumps(info.model_dump(mode="json"), indent=1, sort_keys=True) + "\n"
+    if not path.exists() or path.read_text() != text:
+        write_text_atomic(path, text)
+
+
+def load_suite_infos(root: Path) -> tuple[dict[str, SuiteInfo], list[str]]:
+    """``suite.json`` of every suite below ``root``, by suite name, and one line per unusable file."""
+    infos, problems = {}, []
+    for path in sorted(Path(root).rglob(SUITE_FILE)):
+        try:
+            info = SuiteInfo.model_validate_json(path.read_text())
+        except (OSError, ValueError) as exc:
+            problems.append(f"{path}: skipped: {str(exc).splitlines()[0]}")
+            continue
+        info.folder = str(path.parent)
+        infos[info.name] = info
+    return infos, problems
+
+
+# ---------------------------------------------------------------------------------- migration
+
+
+def migrate_v1(raw: dict[str, Any], patient_named: frozenset[str]) -> tuple[RunRecord, dict[str, Any]]:
+    """A schema-1 record as a schema-2 record, and the suite settings it carried. Metrics are kept
+    as they were, plus calibration computed from the record's own test scores.
+
+    The config gains the keys schema 2 hashes, set to what the run actually did: one
+    initialisation, no init offset, 5 (unused) folds, and patient grouping only where the data set
+    has no patient names (so the split is the one patient grouping gives); ``patient_named`` lists
+    the data sets whose names carry patients (their v1 runs did not group them)."""
+    from .suite import canonical_hash
+
+    config = json.loads(json.dumps(raw["config"]))
+    config["attention"].setdefault("init_offset", 0)
+    config["split"].setdefault("folds", 5)
+    config["split"].setdefault("patient_groups", config["dataset"]["name"] not in patient_named)
+    config.setdefault("init_seed", 0)
+    metrics = None
+    if raw.get("status") == "ok":
+        from .metrics import calibration
+
+        m = raw["metrics"]
+        # Calibration is new in schema 2; it derives from the stored test scores alone.
+        metrics = Metrics(auc=m["auc"], auc_ci_delong=m["auc_ci_delong"], n_test=m["n_test"], n_pos=m["n_pos"],
+                          **calibration(raw["test"]["labels"], raw["test"]["scores"]))
+    run = raw["run"]
+    rec = RunRecord(
+        suite=raw["suite"]["name"],
+        run=RunInfo(dataset=run["dataset"], variant=run["variant"], attention=run["attention"],
+                    hparams=run.get("hparams") or {}, seed=run["seed"], init_seed=0),
+        config=config, config_hash=canonical_hash(config),
+        protocol_hash=canonical_hash(protocol_part(config)),
+        status=raw["status"], failure=raw.get("failure"), attention_block=raw.get("attention_block", {}),
+        data=raw.get("data", {}), env=raw.get("env", {}), metrics=metrics,
+        test=TestScores(**raw["test"]) if raw.get("test") else None, history=raw.get("history", []),
+        cost=raw.get("cost", {}),
+        time=TimeInfo(**raw["time"], train_s=raw.get("time_train_s")),
+    )
+    settings = {"file": raw["suite"].get("file", ""), "description": raw["suite"].get("description", ""),
+                "stats": raw.get("stats_settings", {})}
+    return rec, settings
+
+
+def protocol_part(config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a run's config shared by all rows it may be compared with."""
+    return {k: v for k, v in config.items() if k not in ("attention", "seed", "init_seed")}
 
 
 @functools.lru_cache(maxsize=None)

@@ -32,6 +32,8 @@ class AttentionSpec(_Strict):
     name: str = Field(description="registered attention block name (medattn-bench list attention)")
     label: str | None = Field(None, description="leaderboard row name; defaults to name")
     hparams: dict[str, Any] = Field(default_factory=dict)
+    init_offset: int = Field(0, ge=0, description="shifts this row's initialisation seeds; an A/A check lists the "
+                             "baseline twice, the copy with init_offset: 1")
 
     @property
     def key(self) -> str:
@@ -72,18 +74,30 @@ class TrainSpec(_Strict):
 
 
 class SplitSpec(_Strict):
-    kind: Literal["stratified", "official"] = "stratified"
-    test_fraction: float = Field(0.2, gt=0, lt=1)
+    kind: Literal["stratified", "official", "kfold"] = Field(
+        "stratified", description="stratified: a fresh 80/20 split per seed (test sets overlap across seeds); "
+        "kfold: seed s is fold s % folds of repeat s // folds, so each image is tested once per repeat; "
+        "official: the source's own train/test split")
+    test_fraction: float = Field(0.2, gt=0, lt=1, description="stratified splits only")
+    folds: int = Field(5, ge=2, le=50, description="kfold splits only")
     group_duplicates: bool = True
+    patient_groups: bool = Field(True, description="keep each patient's (or source case's) images on one side, "
+                                 "where the file names carry it (cxr, ct, csv group column, imagefolder group_pattern)")
 
 
 class StatsSpec(_Strict):
     baseline: str = "none"
-    n_resamples: int = Field(2000, ge=100)
+    test: Literal["random_effects", "split_bootstrap"] = Field(
+        "random_effects", description="the decisive test of a variant against the baseline (both carry training "
+        "variance; see the A/A suite): DerSimonian-Laird + Hartung-Knapp, or a bootstrap over splits")
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    power: float = Field(0.8, gt=0.5, lt=1, description="for the minimum detectable difference")
+    n_resamples: int = Field(10000, ge=100)
     ci_level: float = Field(0.95, gt=0.5, lt=1)
-    ci_method: Literal["bca", "percentile"] = "bca"
+    ci_method: Literal["bca", "percentile"] = Field("bca", description="CI of the case-only bootstrap")
     correction: Literal["holm", "bonferroni", "bh", "none"] = "holm"
-    hierarchical: bool = Field(False, description="also resample seeds in the paired bootstrap")
+    aa_block: int = Field(3, ge=2, description="splits per simulated suite when an A/A pair's false-positive rate "
+                          "is measured")
     seed: int = 0
 
 
@@ -110,10 +124,14 @@ class Suite(_Strict):
     data_root: str | None = None
     datasets: list[DatasetSpec] = Field(min_length=1)
     attention: list[AttentionSpec] = Field(min_length=1)
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1,
+                             description="split seeds (with split.kind kfold: fold s % folds of repeat s // folds)")
+    init_seeds: int = Field(1, ge=1, description="initialisations trained per split and variant")
     train: TrainSpec = Field(default_factory=TrainSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    paper_reference: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="published AUC (%) per data set and variant, shown beside ours")
 
     @model_validator(mode="after")
     def _consistent(self) -> Suite:
@@ -129,6 +147,8 @@ class Suite(_Strict):
             raise ValueError(f"train.epochs_per_dataset names {unknown}, which are not in datasets {names}")
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds repeat: {self.seeds}")
+        if any(s < 0 for s in self.seeds):
+            raise ValueError(f"seeds must be >= 0, got {self.seeds}")
         return self
 
     def epochs_for(self, dataset: str) -> int:
@@ -141,13 +161,27 @@ class Suite(_Strict):
 # ---------------------------------------------------------------------------------------- loading
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load that refuses a key given twice in one mapping (PyYAML would keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, Any] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {seen[key].line + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark
+        return super().construct_mapping(node, deep)
+
+
 def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
     if not path.is_file():
         raise SuiteError(f"{path}: no such suite file")
     if path.resolve() in chain:
         raise SuiteError(f"{path}: include cycle ({' -> '.join(str(p) for p in (*chain, path))})")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -52,6 +52,8 @@ BAD_CASES = [
     ("bad literal", GOOD.replace("lr: 0.01}", "lr: 0.01, precision: fp16}"), r"train\.precision: Input should be 'auto', 'bf16' or 'fp32', got 'fp16'"),
     ("malformed yaml", "name: x\ndatasets: [{name: phantom_ct\n", r"suite\.yaml: line \d+, column \d+ malformed YAML"),
     ("not a mapping", "- a\n- b\n", r"a suite is a mapping of keys"),
+    ("duplicate key", "name: x\n" + GOOD, r"suite\.yaml: line 2, column 1 malformed YAML: duplicate key 'name' \(first on line 1\)"),
+    ("negative seed", GOOD.replace("seeds: [0]", "seeds: [0, -1]"), r"seeds must be >= 0"),
     ("bad hparam", GOOD.replace("{name: se}", "{name: se, hparams: {reduction: 8}}"), r"attention\.1\.hparams: attention 'se' has no hyper-parameter 'reduction'; valid: rd_ratio, rd_divisor"),
     ("bad dataset option", GOOD.replace("n_per_class: 12", "n_per_clas: 12"), r"datasets\.0\.options\.n_per_clas: Extra inputs are not permitted \(options of 'phantom_ct': n_per_class, size, difficulty, seed\)"),
     ("duplicate labels", GOOD.replace("{name: se}", "{name: none}"), r"suite\.yaml: attention rows must have distinct labels; \['none'\] repeat"),

@@ -8,8 +8,8 @@ from typer.testing import CliRunner
 
 from medattn_bench import cli
 from medattn_bench.leaderboard import render
-from medattn_bench.results import load_records
-from medattn_bench.runner import SuiteRunner, plan
+from medattn_bench.results import load_records, load_suite_infos, read_record
+from medattn_bench.runner import plan, run_suite
 from medattn_bench.suite import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,10 +21,10 @@ description: tiny test suite
 datasets:
   - {name: phantom_ct, options: {n_per_class: 20, size: 16}}
   - {name: phantom_mri, options: {n_per_class: 20, size: 16}}
-attention: [{name: none}, {name: se}, {name: gc}]
-seeds: [0, 1]
-train: {epochs: 2, batch_size: 8, image_size: 16, lr: 0.01}
-eval: {stats: {n_resamples: 300}, cost: {throughput: true, repeats: 1, warmup: 0}}
+attention: [{name: none}, {name: se}, {name: gc}, {name: none, label: none_b, init_offset: 1}]
+seeds: [0, 1, 2]
+train: {epochs: 1, batch_size: 8, image_size: 16, lr: 0.01}
+eval: {stats: {n_resamples: 300, aa_block: 2}, cost: {throughput: true, repeats: 1, warmup: 0}}
 """
 
 
@@ -35,44 +35,74 @@ def tiny_records(tmp_path_factory) -> Path:
     path.write_text(TINY)
     s = load_suite(path)
     rec = tmp / "records" / "tiny"
-    SuiteRunner(s, "tiny.yaml", progress=False, log=lambda m: None).run(plan(s, records_dir=rec))
+    run_suite(s, str(path), plan(s, records_dir=rec), records_dir=rec, log=lambda m: None)
     return tmp / "records"
+
+
+def _render(folder: Path, **kw) -> str:
+    recs, problems = load_records(folder)
+    infos, _ = load_suite_infos(folder)
+    return render(recs, infos, problems, **kw)
 
 
 def test_committed_board_equals_fresh_render():
     records = ROOT / "leaderboard" / "records"
     board = ROOT / "leaderboard" / "README.md"
     assert board.is_file() and records.is_dir(), "leaderboard/README.md and leaderboard/records must be committed"
-    recs, problems = load_records(records)
-    assert recs and not problems, problems
-    assert board.read_text() == render(recs, problems), "stale board: run `make leaderboard` and commit it"
+    result = runner.invoke(cli.app, ["leaderboard", str(records), "--out", str(board), "--check"])
+    assert result.exit_code == 0, "stale board: run `make leaderboard` and commit it\n" + result.output
 
 
 def test_render_is_deterministic_and_complete(tiny_records):
     recs, problems = load_records(tiny_records)
-    text = render(recs, problems)
-    assert text == render(list(reversed(recs)), problems)
+    infos, _ = load_suite_infos(tiny_records)
+    text = render(recs, infos, problems)
+    assert text == render(list(reversed(recs)), infos, problems)
     assert "## Suite `tiny`" in text and "### phantom_ct" in text and "### phantom_mri" in text
     table = text.split("### phantom_ct")[1].split("###")[0]
-    se_row = next(line for line in table.splitlines() if line.startswith("| se "))
-    # Per-seed AUC with CI, mean ± sd, Δ with CI, adjusted p, params and GMACs.
-    assert re.search(r"\d+\.\d \[\d+\.\d, \d+\.\d\]", se_row)
-    assert re.search(r"[+-]\d+\.\d\d \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\]", se_row)
-    assert "±" in se_row and "11.2" in se_row
-    assert "holm correction over 4 comparisons" in text
-    assert "Train img/s (cpu" in text and "Mean rank" in text
+    auc_row = next(line for line in table.splitlines() if line.startswith("| se "))
+    assert re.search(r"\d+\.\d \[\d+\.\d, \d+\.\d\]", auc_row) and "±" in auc_row  # per-seed AUC [CI], mean ± sd
+    verdict_row = [line for line in table.splitlines() if line.startswith("| se ")][1]
+    assert re.search(r"[+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\]", verdict_row)
+    assert "Hartung-Knapp" in text and "Holm correction over 4 comparisons" in text  # se, gc on two data sets
+    assert "Power: with 3 splits" in text and "Train img/s" in text and "Mean rank" in text
     assert "smallest two-sided p is 0.500" in text
 
 
-def test_corrupt_record_is_reported_not_fatal(tiny_records, tmp_path):
+def test_aa_copy_is_a_check_not_a_row(tiny_records):
+    text = _render(tiny_records)
+    assert "### A/A check" in text
+    aa = text.split("### A/A check")[1].split("### Across")[0]
+    assert re.search(r"\| phantom_ct +\| none_b +\| 3 +\| 1 × 2 splits", aa)
+    assert "| none_b" not in text.split("### A/A check")[0]  # no leaderboard row, no rank
+
+
+def test_suite_settings_reach_the_board_without_retraining(tiny_records, tmp_path):
+    copy = tmp_path / "records"
+    shutil.copytree(tiny_records, copy)
+    info_path = copy / "tiny" / "suite.json"
+    info = json.loads(info_path.read_text())
+    info["file"] = "does-not-exist.yaml"
+    info["description"] = "A NEW DESCRIPTION"
+    info["stats"]["correction"] = "bonferroni"
+    info_path.write_text(json.dumps(info))
+    text = _render(copy)
+    assert "A NEW DESCRIPTION" in text and "Bonferroni correction" in text and "p (bonferroni)" in text
+
+
+def test_corrupt_and_invalid_records_are_reported_not_fatal(tiny_records, tmp_path):
     copy = tmp_path / "records"
     shutil.copytree(tiny_records, copy)
     (copy / "tiny" / "phantom_ct" / "se" / "seed9.json").write_text("{ not json")
+    bad = json.loads((copy / "tiny" / "phantom_ct" / "se" / "seed0.json").read_text())
+    del bad["time"]
+    (copy / "tiny" / "phantom_ct" / "se" / "seed8.json").write_text(json.dumps(bad))
     result = runner.invoke(cli.app, ["leaderboard", str(copy), "--out", str(tmp_path / "board.md")])
     assert result.exit_code == 0, result.output
     board = (tmp_path / "board.md").read_text()
-    assert "## Skipped records" in board and "seed9.json: skipped: unreadable" in board
-    assert "### phantom_ct" in board
+    assert "## Skipped files" in board and "seed9.json: skipped: unreadable" in board
+    assert "seed8.json: skipped: invalid record: time: Field required" in board
+    assert "### phantom_ct" in board and (tmp_path / "figures" / "tiny-forest.svg").is_file()
 
 
 def test_mixed_protocol_rows_are_marked_and_not_ranked(tiny_records, tmp_path):
@@ -82,11 +112,10 @@ def test_mixed_protocol_rows_are_marked_and_not_ranked(tiny_records, tmp_path):
         rec = json.loads(p.read_text())
         rec["protocol_hash"] = "other"  # e.g. trained with other epochs
         p.write_text(json.dumps(rec))
-    recs, _ = load_records(copy)
-    strict = render(recs)
+    strict = _render(copy)
     assert "| gc ≠" in strict and "not ranked: protocol differs" in strict
-    assert "holm correction over 3 comparisons" in strict
-    mixed = render(recs, allow_mixed=True)
+    assert "over 3 comparisons" in strict
+    mixed = _render(copy, allow_mixed=True)
     assert "not ranked" not in mixed and "over 4 comparisons" in mixed
 
 
@@ -95,8 +124,8 @@ def test_compare_command(tiny_records):
     assert result.exit_code == 0, result.output
     out = result.output
     assert "suite tiny, data set phantom_ct: se vs none" in out
-    assert re.search(r"^0 +\d+", out, re.M) and re.search(r"^1 +\d+", out, re.M) and "pooled" in out
-    assert "BCa" in out and "p DeLong" in out
+    assert re.search(r"^0 +\d+", out, re.M) and re.search(r"^2 +\d+", out, re.M)
+    assert "Hartung-Knapp" in out and "split bootstrap" in out and "conditional on these trained models" in out
 
 
 def test_compare_refuses_unpairable_records(tiny_records, tmp_path):
@@ -111,3 +140,30 @@ def test_compare_refuses_unpairable_records(tiny_records, tmp_path):
 
     with pytest.raises(RecordError, match="tested on different cases"):
         compare_report(copy, "se", "none", "phantom_ct")
+
+
+def test_migrate_v1_keeps_metrics_and_plans_as_done(tiny_records, tmp_path):
+    """A schema-1 record (as wave 1 wrote them) migrates to one the planner counts as done."""
+    copy = tmp_path / "records"
+    shutil.copytree(tiny_records, copy)
+    p = copy / "tiny" / "phantom_mri" / "none" / "seed1.json"
+    v2 = json.loads(p.read_text())
+    v1 = {k: v for k, v in v2.items() if k not in ("schema", "suite", "time", "metrics", "run", "config", "config_hash")}
+    cfg = json.loads(json.dumps(v2["config"]))
+    del cfg["split"]["folds"], cfg["split"]["patient_groups"], cfg["attention"]["init_offset"], cfg["init_seed"]
+    v1.update(schema=1, suite={"name": "tiny", "file": "tiny.yaml", "description": "old words"},
+              stats_settings={"n_resamples": 500, "hierarchical": False}, config=cfg, config_hash="x",
+              run={k: v for k, v in v2["run"].items() if k != "init_seed"},
+              metrics={"auc": v2["metrics"]["auc"], "auc_ci_delong": v2["metrics"]["auc_ci_delong"],
+                       "auc_ci_bootstrap": {}, "n_test": v2["metrics"]["n_test"], "n_pos": v2["metrics"]["n_pos"]},
+              time={k: v2["time"][k] for k in ("started", "finished", "wall_s")}, time_train_s=1.0)
+    p.write_text(json.dumps(v1))
+    with pytest.raises(ValueError, match="records migrate"):
+        read_record(p)
+    result = runner.invoke(cli.app, ["records", "migrate", str(copy)])
+    assert result.exit_code == 0 and "migrated 1 record(s)" in result.output, result.output
+    rec = read_record(p)
+    assert rec.metrics.auc == v2["metrics"]["auc"] and rec.metrics.ece == pytest.approx(v2["metrics"]["ece"])
+    suite = load_suite(tiny_records.parent / "tiny.yaml")
+    spec = next(s for s in plan(suite, records_dir=copy / "tiny") if s.path == str(p))
+    assert spec.status == "done" and rec.config_hash == spec.config_hash

@@ -14,7 +14,7 @@ from torch import nn
 
 from medattn_bench.attention import ATTENTION, register_attention
 from medattn_bench.results import load_records, write_json_atomic
-from medattn_bench.runner import SuiteRunner, plan
+from medattn_bench.runner import plan, run_suite
 from medattn_bench.suite import load_suite
 
 TINY = """\
@@ -36,13 +36,13 @@ def _suite(tmp_path: Path, attn: str = "{name: se}", epochs: int = 2) -> Path:
 
 def _run(path: Path, records: Path) -> dict:
     s = load_suite(path)
-    return SuiteRunner(s, str(path), progress=False, log=lambda m: None).run(plan(s, records_dir=records))
+    return run_suite(s, str(path), plan(s, records_dir=records), records_dir=records, log=lambda m: None)
 
 
 def _scores(records: Path) -> dict:
     recs, problems = load_records(records)
     assert not problems
-    return {(r["run"]["variant"], r["run"]["seed"]): r["test"]["scores"] for r in recs}
+    return {(r.run.variant, r.run.seed): r.test.scores for r in recs}
 
 
 def test_same_run_twice_gives_identical_scores_and_same_test_cases_across_variants(tmp_path):
@@ -52,15 +52,24 @@ def test_same_run_twice_gives_identical_scores_and_same_test_cases_across_varian
     a, b = _scores(tmp_path / "a"), _scores(tmp_path / "b")
     assert a == b and len(a) == 4
     recs, _ = load_records(tmp_path / "a")
-    ids = {(r["run"]["variant"], r["run"]["seed"]): r["test"]["ids"] for r in recs}
+    ids = {(r.run.variant, r.run.seed): r.test.ids for r in recs}
     assert ids[("none", 0)] == ids[("se", 0)]  # same seed -> same test cases for every variant
     assert ids[("none", 0)] != ids[("none", 1)]
     rec = recs[0]
-    for key in ("config", "config_hash", "env", "metrics", "cost", "time", "attention_block"):
-        assert key in rec
-    assert rec["env"]["package_version"] and rec["env"]["machine"]["torch"] == torch.__version__
-    assert rec["cost"]["static"]["params"] > 11e6 and rec["cost"]["static"]["macs"] > 0
-    assert 0 <= rec["metrics"]["auc"] <= 1 and len(rec["test"]["scores"]) == rec["metrics"]["n_test"]
+    assert rec.config and rec.config_hash and rec.attention_block and rec.time.wall_s > 0
+    assert rec.env["package_version"] and rec.env["machine"]["torch"] == torch.__version__
+    assert rec.cost["static"]["params"] > 11e6 and rec.cost["static"]["macs"] > 0
+    assert 0 <= rec.metrics.auc <= 1 and len(rec.test.scores) == rec.metrics.n_test
+    assert 0 <= rec.metrics.ece <= 1 and 0 <= rec.metrics.brier <= 1
+    assert len(rec.data["content_hash"]) == 16
+    # records get the normal file mode, not mkstemp's 0600
+    assert oct(Path(rec.path).stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @pytest.fixture
@@ -82,8 +91,8 @@ def test_diverging_run_is_recorded_as_failed_and_the_suite_goes_on(tmp_path, nan
     counts = _run(path, tmp_path / "rec")
     assert counts == {"skipped": 0, "ok": 2, "failed": 2}
     recs, _ = load_records(tmp_path / "rec")
-    failed = [r for r in recs if r["status"] == "failed"]
-    assert len(failed) == 2 and all("loss became nan in epoch 1" in r["failure"] for r in failed)
+    failed = [r for r in recs if r.status == "failed"]
+    assert len(failed) == 2 and all("loss became nan in epoch 1" in r.failure for r in failed)
     # A rerun does not retry a recorded failure unless asked to.
     assert _run(path, tmp_path / "rec")["skipped"] == 4
 
@@ -131,7 +140,8 @@ def test_kill_minus_nine_then_rerun_matches_uninterrupted(tmp_path):
         json.loads(p.read_text())  # every record present is complete
     _run(path, rec)
     assert _scores(rec) == _scores(tmp_path / "clean")
-    assert not [p for p in rec.rglob("*") if p.is_file() and not p.name.startswith("seed")], "leftover temp files"
+    leftovers = [p for p in rec.rglob("*") if p.is_file() and not p.name.startswith("seed") and p.name != "suite.json"]
+    assert not leftovers, "leftover temp files"
 
 
 def test_process_pool_gives_the_same_records_as_serial(tmp_path):
@@ -139,12 +149,12 @@ def test_process_pool_gives_the_same_records_as_serial(tmp_path):
     threads_before = torch.get_num_threads()
     path = _suite(tmp_path)
     s = load_suite(path)
-    s.train.threads = 2
-    SuiteRunner(s, str(path), progress=False, log=lambda m: None, workers=2).run(plan(s, records_dir=tmp_path / "pool"))
-    s1 = load_suite(path)
-    s1.train.threads = 1
-    SuiteRunner(s1, str(path), progress=False, log=lambda m: None).run(plan(s1, records_dir=tmp_path / "serial"))
+    s.train.threads = 1
+    run_suite(s, str(path), plan(s, records_dir=tmp_path / "pool"), records_dir=tmp_path / "pool", workers=2,
+              log=lambda m: None)
+    run_suite(s, str(path), plan(s, records_dir=tmp_path / "serial"), records_dir=tmp_path / "serial",
+              log=lambda m: None)
     assert _scores(tmp_path / "pool") == _scores(tmp_path / "serial")
     recs, _ = load_records(tmp_path / "pool")
     torch.set_num_threads(threads_before)  # the serial run set the process-wide thread count
-    assert {r["env"]["device"]["threads"] for r in recs} == {1}
+    assert {r.env["device"]["threads"] for r in recs} == {1}

@@ -39,3 +39,17 @@ def test_epochs_per_dataset_must_name_a_suite_dataset(tmp_path):
     p.write_text("name: s\ndatasets: [{name: phantom_ct}]\nattention: [{name: none}]\ntrain: {epochs_per_dataset: {ct: 5}}\n")
     with pytest.raises(SuiteError, match=r"s\.yaml: train\.epochs_per_dataset names \['ct'\], which are not in datasets"):
         load_suite(p)
+
+
+def test_init_seeds_and_offsets_plan_distinct_initialisations(tmp_path):
+    from medattn_bench.runner import plan
+
+    p = tmp_path / "s.yaml"
+    p.write_text("name: s\ndatasets: [{name: phantom_ct}]\n"
+                 "attention: [{name: none}, {name: none, label: copy, init_offset: 1}]\nseeds: [0, 1]\ninit_seeds: 2\n")
+    runs = plan(load_suite(p), records_dir=tmp_path / "r")
+    assert len(runs) == 8 and len({r.config_hash for r in runs}) == 8
+    first = [r for r in runs if r.attention.key == "none" and r.init_seed == 0]
+    assert [r.torch_seed for r in first] == [0, 1]  # the wave-1 matrix: split seed = init seed
+    assert len({r.torch_seed for r in runs}) == 8  # every model starts from its own initialisation
+    assert {Path(r.path).name for r in runs} == {"seed0.json", "seed1.json", "seed0-init1.json", "seed1-init1.json"}

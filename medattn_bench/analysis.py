@@ -1,0 +1,300 @@
+"""Records + suite settings -> plain dataclasses: per-variant summaries, the decisive comparison of
+each variant with the baseline, power, the A/A check, ranks and costs. Pure and deterministic;
+``leaderboard`` and ``compare`` only format what this module computes."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+from .errors import RecordError
+from .results import RunRecord, SuiteInfo
+from .stats import (Comparison, PairedRun, Power, RankSummary, Verdict, adjust_pvalues, min_detectable,
+                    paired_comparison, rank_variants, split_bootstrap, split_delta, verdict)
+from .suite import StatsSpec
+
+TESTS = {"random_effects": "random effects (DerSimonian-Laird τ², Hartung-Knapp t)",
+         "split_bootstrap": "bootstrap over splits"}
+
+# suite -> data set -> variant -> (split seed, init seed) -> record
+Grouped = dict[str, dict[str, dict[str, dict[tuple[int, int], RunRecord]]]]
+
+
+def group(records: list[RunRecord]) -> Grouped:
+    out: Grouped = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
+    for r in records:
+        out[r.suite][r.run.dataset][r.run.variant][(r.run.seed, r.run.init_seed)] = r
+    return out
+
+
+@dataclass
+class VariantSummary:
+    variant: str
+    cells: dict[tuple[int, int], RunRecord | None]  # None: failed
+    mean: float
+    sd: float
+    n_ok: int
+    ece: tuple[float, float]  # mean, sd
+    brier: tuple[float, float]
+
+
+@dataclass
+class ComparisonRow:
+    dataset: str
+    variant: str
+    mixed: bool = False
+    decisive: Verdict | None = None
+    secondary: Verdict | None = None  # the other seed-level test
+    case_only: Comparison | None = None
+    p_adj: float = float("nan")
+    significant: bool = False
+    resolvable: bool = True  # |Δ| >= MDE
+
+
+@dataclass
+class AAResult:
+    """False-positive rates measured on an A/A pair (the baseline against itself, another init)."""
+
+    dataset: str
+    variant: str
+    n_splits: int
+    block: int
+    n_blocks: int
+    decisive_hits: int
+    case_hits: int
+    decisive_ci: tuple[float, float]
+    case_ci: tuple[float, float]
+    tau_init: float  # sd of per-split ΔAUC between two initialisations (training noise + cases)
+
+
+@dataclass
+class DatasetAnalysis:
+    name: str
+    keys: list[tuple[int, int]]
+    variants: dict[str, VariantSummary]
+    comparisons: dict[str, ComparisonRow]
+    power: Power | None
+    story: dict[str, Any]
+
+
+@dataclass
+class SuiteAnalysis:
+    name: str
+    info: SuiteInfo
+    settings: StatsSpec
+    baseline: str
+    order: list[str]
+    datasets: dict[str, DatasetAnalysis]
+    n_comparisons: int
+    ranks: RankSummary
+    rank_table: dict[str, dict[str, float]]
+    costs: dict[str, dict | None]
+    provenance: dict[str, Any]
+    aa: list[AAResult] = field(default_factory=list)
+
+
+def _finite_mean_sd(values: list[float]) -> tuple[float, float]:
+    vals = [v for v in values if v is not None and np.isfinite(v)]
+    if not vals:
+        return float("nan"), float("nan")
+    return statistics.fmean(vals), (statistics.stdev(vals) if len(vals) > 1 else float("nan"))
+
+
+def summarize(variant: str, runs: dict[tuple[int, int], RunRecord]) -> VariantSummary:
+    ok = [r for _, r in sorted(runs.items()) if r.ok]
+    mean, sd = _finite_mean_sd([r.metrics.auc for r in ok])
+    return VariantSummary(variant, {k: (r if r.ok else None) for k, r in sorted(runs.items())}, mean, sd, len(ok),
+                          _finite_mean_sd([r.metrics.ece for r in ok]), _finite_mean_sd([r.metrics.brier for r in ok]))
+
+
+def paired_runs(a: dict[tuple[int, int], RunRecord], b: dict[tuple[int, int], RunRecord],
+                where: str) -> tuple[list[PairedRun], list[int]]:
+    """One PairedRun per split seed where both variants have successful runs, every init of each
+    stacked; the runs are checked to hold the same test cases in the same order."""
+    runs, seeds = [], []
+    for seed in sorted({k[0] for k in a} & {k[0] for k in b}):
+        ra = [r for k, r in sorted(a.items()) if k[0] == seed and r.ok]
+        rb = [r for k, r in sorted(b.items()) if k[0] == seed and r.ok]
+        if not ra or not rb:
+            continue
+        ids = ra[0].test.ids
+        for r in ra + rb:
+            if r.test.ids != ids:
+                raise RecordError(f"{where}, seed {seed}: runs were tested on different cases ({ra[0].path} vs "
+                                  f"{r.path}); records from different splits cannot be paired")
+        runs.append(PairedRun.checked(ra[0].test.labels, [r.test.scores for r in ra], [r.test.scores for r in rb]))
+        seeds.append(seed)
+    return runs, seeds
+
+
+def _tests(runs: list[PairedRun], st: StatsSpec) -> tuple[Verdict | None, Verdict | None]:
+    if len(runs) < 2:
+        return None, None
+    re = verdict(runs, st.ci_level)
+    bs = split_bootstrap(runs, st.n_resamples, st.ci_level, st.seed)
+    return (re, bs) if st.test == "random_effects" else (bs, re)
+
+
+def _is_aa(runs: dict[tuple[int, int], RunRecord], base: dict[tuple[int, int], RunRecord]) -> bool:
+    """A row that trains exactly the baseline's recipe (same block and hparams) is an A/A copy."""
+    ra, rb = next(iter(runs.values()), None), next(iter(base.values()), None)
+    return bool(ra and rb and ra.run.attention == rb.run.attention and ra.run.hparams == rb.run.hparams)
+
+
+def _story(variants: dict[str, dict[tuple[int, int], RunRecord]]) -> dict[str, Any]:
+    """What the data looked like to the runs: images, groups and leakage, from the records."""
+    recs = [r for v in variants.values() for r in v.values()]
+    if not recs:
+        return {}
+    r0 = recs[0]
+    leak = [r.data.get("leakage") or {} for r in recs]
+    out: dict[str, Any] = {"images": r0.data.get("n_images"), "test": r0.data.get("n_test"),
+                           "classes": r0.data.get("classes"), "content_hash": sorted({r.data.get("content_hash") or "–"
+                                                                                    for r in recs})}
+    meta = r0.data.get("meta") or {}
+    audit = meta.get("audit") or {}
+    out["duplicate_groups"] = audit.get("groups")
+    out["patients"] = (meta.get("patients") or {}).get("patients")
+    for what in ("duplicates", "patients"):
+        entries = [lk.get(what) for lk in leak if isinstance(lk.get(what), dict)]
+        if entries:
+            out[f"{what}_would_leak"] = statistics.fmean(e.get("would_leak_without_grouping", 0) for e in entries)
+            n_test = r0.data.get("n_test") or 1
+            out[f"{what}_moved_share"] = statistics.fmean(e.get("test_images_moved", 0) for e in entries) / n_test
+    return out
+
+
+def _aa_result(ds: str, v: str, runs: list[PairedRun], st: StatsSpec) -> AAResult:
+    block = st.aa_block
+    blocks = [runs[i : i + block] for i in range(0, len(runs) - block + 1, block)]
+    dec = case = 0
+    for b in blocks:
+        d, _ = _tests(b, st)
+        dec += d.p < st.alpha
+        case += paired_comparison(b, st.n_resamples, st.ci_level, "percentile", st.seed).p_bootstrap < st.alpha
+
+    def ci(k: int) -> tuple[float, float]:
+        if not blocks:
+            return float("nan"), float("nan")
+        r = sps.binomtest(k, len(blocks)).proportion_ci(0.95, method="exact")
+        return float(r.low), float(r.high)
+
+    deltas = [split_delta(r)[0] for r in runs]
+    return AAResult(ds, v, len(runs), block, len(blocks), dec, case, ci(dec), ci(case),
+                    float(np.std(deltas, ddof=1)) if len(deltas) > 1 else float("nan"))
+
+
+def _cost_of(records: list[RunRecord]) -> dict | None:
+    recs = [r for r in records if r.cost]
+    if not recs:
+        return None
+    c = recs[0].cost
+    tps = [r.cost["throughput"] for r in recs if "throughput" in r.cost]
+    out = {"static": c["static"], "static_224": c.get("static_224")}
+    if tps:
+        out["throughput"] = {**tps[0], "train_img_s": statistics.median(t["train_img_s"] for t in tps),
+                             "infer_img_s": statistics.median(t["infer_img_s"] for t in tps)}
+    return out
+
+
+def _provenance(records: list[RunRecord]) -> dict[str, Any]:
+    machines: Counter = Counter()
+    for r in records:
+        d = r.env.get("device", {})
+        machines[f"{d.get('name')} ({d.get('device')}, {d.get('dtype')}, {d.get('threads')} threads), "
+                 f"torch {d.get('torch_version')}"] += 1
+    dates = sorted(r.time.finished[:10] for r in records)
+    return {"machines": machines.most_common(), "dates": (dates[0], dates[-1]),
+            "commits": sorted({(r.env.get("git", {}).get("commit") or "unknown")[:10] for r in records}),
+            "n_runs": len(records), "n_failed": sum(not r.ok for r in records),
+            "cpu_hours": sum(r.time.wall_s for r in records) / 3600}
+
+
+def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int], RunRecord]]],
+                  info: SuiteInfo | None, allow_mixed: bool = False) -> SuiteAnalysis:
+    info = info or SuiteInfo(name=name, file="(no suite.json)")
+    st = StatsSpec.model_validate(info.stats)
+    baseline = st.baseline
+    rows: list[ComparisonRow] = []
+    out_ds: dict[str, DatasetAnalysis] = {}
+    aa: list[AAResult] = []
+    spread: dict[str, tuple[float, int]] = {}  # pooled sd of per-split ΔAUC, splits
+    for ds_name, variants in sorted(datasets.items()):
+        base = variants.get(baseline, {})
+        ref = Counter(r.protocol_hash for r in base.values()).most_common(1)
+        ref_hash = ref[0][0] if ref else None
+        ref_keys = set(base)
+        comps: dict[str, ComparisonRow] = {}
+        split_var: list[tuple[float, int]] = []
+        for v, runs in sorted(variants.items()):
+            if v == baseline:
+                continue
+            row = ComparisonRow(ds_name, v, mixed=any(r.protocol_hash != ref_hash for r in runs.values())
+                                or set(runs) != ref_keys)
+            comps[v] = row
+            if not base or (row.mixed and not allow_mixed):
+                continue
+            pr, _ = paired_runs(runs, base, f"{ds_name}: {v} vs {baseline}")
+            if not pr:
+                continue
+            if _is_aa(runs, base):
+                aa.append(_aa_result(ds_name, v, pr, st))
+                del comps[v]  # an A/A copy is a check of the tests, not a leaderboard row
+                continue
+            row.case_only = paired_comparison(pr, st.n_resamples, st.ci_level, st.ci_method, st.seed)
+            row.decisive, row.secondary = _tests(pr, st)
+            rows.append(row)
+            if len(pr) > 1:
+                split_var.append((float(np.var([split_delta(r)[0] for r in pr], ddof=1)), len(pr) - 1))
+        if split_var:
+            df = sum(d for _, d in split_var)
+            spread[ds_name] = (float(np.sqrt(sum(v * d for v, d in split_var) / df)) if df else float("nan"),
+                               max(d for _, d in split_var) + 1)
+        aa_here = {a.variant for a in aa if a.dataset == ds_name}
+        out_ds[ds_name] = DatasetAnalysis(ds_name, sorted({k for v in variants.values() for k in v}),
+                                          {v: summarize(v, runs) for v, runs in variants.items() if v not in aa_here},
+                                          comps, None, _story(variants))
+    m = sum(r.decisive is not None for r in rows)
+    p = adjust_pvalues([r.decisive.p if r.decisive else np.nan for r in rows], st.correction)
+    for r, q in zip(rows, p):
+        r.p_adj = float(q)
+        r.significant = bool(np.isfinite(q) and q < st.alpha)
+    # Power at the corrected alpha: Bonferroni, the most stringent Holm step.
+    for ds_name, (sd, n_splits) in spread.items():
+        d = out_ds[ds_name]
+        d.power = min_detectable(sd, n_splits, st.alpha / max(m, 1), st.power)
+        for r in d.comparisons.values():
+            if r.decisive is not None:
+                r.resolvable = abs(r.decisive.delta) >= d.power.mde or r.significant
+    order = _order(datasets, baseline, {(a.dataset, a.variant) for a in aa})
+    table: dict[str, dict[str, float]] = {}
+    mixed = {(r.dataset, r.variant) for r in rows if r.mixed}
+    for v in order:
+        for d, da in out_ds.items():
+            if v in da.variants and (allow_mixed or (d, v) not in mixed) and np.isfinite(da.variants[v].mean):
+                table.setdefault(v, {})[d] = da.variants[v].mean
+    ranked = {v: t for v, t in table.items() if set(t) == set(out_ds)}
+    all_recs = [r for ds in datasets.values() for v in ds.values() for r in v.values()]
+    costs = {v: _cost_of([r for ds in datasets.values() for r in ds.get(v, {}).values()]) for v in order}
+    return SuiteAnalysis(name, info, st, baseline, order, out_ds, m, rank_variants(ranked), table, costs,
+                         _provenance(all_recs), aa)
+
+
+def _order(datasets: dict[str, dict[str, dict]], baseline: str, aa: set[tuple[str, str]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for ds, variants in datasets.items():
+        for v in variants:
+            if (ds, v) not in aa:
+                seen.setdefault(v)
+    return [baseline] + sorted(v for v in seen if v != baseline) if baseline in seen else sorted(seen)
+
+
+def analyse(records: list[RunRecord], infos: dict[str, SuiteInfo], allow_mixed: bool = False) -> list[SuiteAnalysis]:
+    """Every suite in ``records``, sorted by name."""
+    grouped = group(records)
+    return [analyse_suite(name, grouped[name], infos.get(name), allow_mixed) for name in sorted(grouped)]

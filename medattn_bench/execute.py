@@ -1,0 +1,211 @@
+"""The one unit of work: ``execute_run(spec, data_root) -> RunRecord``. Every executor (local,
+process pool, Slurm) calls it through :func:`run_and_store`; nothing else trains."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from .suite import AttentionSpec, DatasetSpec, SplitSpec, TrainSpec
+
+
+class RunSpec(BaseModel):
+    """Everything one run needs, resolved from the suite: plain data, so it can be pickled to a
+    pool process or a Slurm job."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    suite: str
+    dataset: DatasetSpec
+    attention: AttentionSpec
+    seed: int  # split seed
+    init_seed: int = 0
+    train: TrainSpec
+    split: SplitSpec
+    epochs: int
+    config: dict[str, Any]
+    config_hash: str
+    path: str
+    cost: dict[str, Any] | None = None  # measured once per variant by the executor, uncontended
+    status: str = "todo"  # todo | done | failed | stale (planning only)
+
+    @property
+    def name(self) -> str:
+        init = f"/init{self.init_seed}" if self.init_seed else ""
+        return f"{self.dataset.name}/{self.attention.key}/seed{self.seed}{init}"
+
+    @property
+    def torch_seed(self) -> int:
+        """The seed of the model's initialisation and of the data order. Split seed s, first
+        initialisation and no offset give s (the wave-1 matrix); others a derived seed."""
+        if self.init_seed == 0 and self.attention.init_offset == 0:
+            return self.seed
+        return int(np.random.SeedSequence([self.seed, self.init_seed, self.attention.init_offset]).generate_state(1)[0])
+
+
+_DATA: dict[str, Any] = {}
+
+
+def dataset_for(spec: DatasetSpec, data_root: str | None):
+    """Load (once per process) the data set a run names."""
+    from .data import load_dataset
+    from .suite import canonical_hash
+
+    key = canonical_hash([spec.model_dump(), data_root])
+    if key not in _DATA:
+        _DATA[key] = load_dataset(spec.name, spec.options, data_root)
+    return _DATA[key]
+
+
+def split_groups(data, split: SplitSpec) -> np.ndarray | None:
+    from .data.splits import merge_groups
+
+    return merge_groups(data.groups if split.group_duplicates else None,
+                        data.patients if split.patient_groups else None)
+
+
+def split_indices(data, name: str, split: SplitSpec, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) indices of split ``seed`` of ``data`` under ``split``."""
+    from .data.splits import kfold_split, stratified_split
+    from .errors import DataError
+
+    if split.kind == "official":
+        if data.official_split is None:
+            raise DataError(f"eval.split.kind: data set {name!r} has no official split; use 'stratified' or 'kfold'")
+        return np.flatnonzero(data.official_split != "test"), np.flatnonzero(data.official_split == "test")
+    groups = split_groups(data, split)
+    if split.kind == "kfold":
+        return kfold_split(data.labels, name, seed // split.folds, seed % split.folds, split.folds, groups)
+    return stratified_split(data.labels, name, seed, split.test_fraction, groups)
+
+
+def _leakage(data, name: str, split: SplitSpec, seed: int, train_idx: np.ndarray, test_idx: np.ndarray) -> dict:
+    """Groups crossing this run's split, and what a split blind to them would have leaked."""
+    out: dict[str, Any] = {}
+    naive = None
+    if split.kind != "official":
+        blind = split.model_copy(update={"group_duplicates": False, "patient_groups": False})
+        naive = split_indices(data, name, blind, seed)
+    for what, arr in (("duplicates", data.groups), ("patients", data.patients)):
+        if arr is None:
+            continue
+        tr, te = set(arr[train_idx].tolist()), set(arr[test_idx].tolist())
+        entry = {"crossing_split": len(tr & te)}
+        if naive is not None:
+            ntr, nte = naive
+            crossing = set(arr[ntr].tolist()) & set(arr[nte].tolist())
+            entry["would_leak_without_grouping"] = len(crossing)
+            # test images whose group the grouping moved: test now, but not in the blind split's test set
+            entry["test_images_moved"] = int(len(set(test_idx.tolist()) - set(nte.tolist())))
+        out[what] = entry
+    if data.patients is not None:
+        out["patient_groups"] = int(len(np.unique(data.patients)))
+    out["audit"] = data.meta.get("audit")
+    return out
+
+
+def content_hash(data) -> str:
+    """sha256 over the ids, labels and decoded pixels the loader produced (first 16 hex digits):
+    two copies of a data set that differ in any file the run used give different hashes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    h.update("\n".join(data.ids).encode())
+    h.update(np.asarray(data.labels, dtype=np.int64).tobytes())
+    for chunk in data.images.split(512):
+        h.update(chunk.contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+_CONTENT: dict[int, str] = {}
+
+
+def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[[int, float], None] | None = None,
+                threads: int | None = None):
+    """Train and evaluate one run; return its :class:`~medattn_bench.results.RunRecord`."""
+    import torch
+
+    from . import __version__
+    from .attention import ATTENTION
+    from .cost import static_cost
+    from .engine import TrainSettings, resolve_device, train_and_evaluate
+    from .engine.device import machine_summary
+    from .engine.train import Augment
+    from .errors import DivergedError
+    from .metrics import calibration
+    from .models import resnet18
+    from .plugins import provenance
+    from .results import Metrics, RunInfo, RunRecord, TestScores, TimeInfo, git_info, protocol_part
+    from .stats import delong_ci
+    from .suite import canonical_hash
+
+    started = datetime.now(timezone.utc)
+    t0 = time.perf_counter()
+    t = spec.train
+    dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size)
+    data = dataset_for(spec.dataset, data_root)
+    if id(data) not in _CONTENT:
+        _CONTENT[id(data)] = content_hash(data)
+    train_idx, test_idx = split_indices(data, spec.dataset.name, spec.split, spec.seed)
+    entry = ATTENTION.entry(spec.attention.name)
+    a = t.augment
+    settings = TrainSettings(epochs=spec.epochs, batch_size=t.batch_size, lr=t.lr, momentum=t.momentum,
+                             weight_decay=t.weight_decay, lr_milestones=tuple(t.lr_milestones), lr_gamma=t.lr_gamma,
+                             image_size=t.image_size,
+                             augment=Augment(a.hflip, a.vflip, a.rotate_deg, a.translate, tuple(a.scale)))
+    labels = data.labels[test_idx]
+    common: dict[str, Any] = dict(
+        suite=spec.suite,
+        run=RunInfo(dataset=spec.dataset.name, variant=spec.attention.key, attention=spec.attention.name,
+                    hparams=spec.attention.hparams, seed=spec.seed, init_seed=spec.init_seed),
+        config=spec.config, config_hash=spec.config_hash, protocol_hash=canonical_hash(protocol_part(spec.config)),
+        attention_block={"paper": entry.meta.get("paper", ""), "placement": entry.meta.get("placement", "block"),
+                         **provenance(entry.obj, entry.origin)},
+        data={"n_images": len(data), "n_train": int(len(train_idx)), "n_test": int(len(test_idx)),
+              "classes": list(data.classes), "meta": data.meta, "content_hash": _CONTENT[id(data)],
+              "test_ids_hash": canonical_hash([data.ids[i] for i in test_idx]),
+              "leakage": _leakage(data, spec.dataset.name, spec.split, spec.seed, train_idx, test_idx)},
+        env={"package_version": __version__, "git": git_info(), "machine": machine_summary(), "device": dev.to_dict(),
+             "torch_seed": spec.torch_seed},
+        cost=spec.cost or {"static": static_cost(spec.attention.name, spec.attention.hparams, t.image_size).to_dict()},
+    )
+    train_s = None
+    try:
+        torch.manual_seed(spec.torch_seed)
+        model = resnet18(spec.attention.name, spec.attention.hparams)
+        out = train_and_evaluate(model, data.images, data.labels, train_idx, test_idx, settings, dev,
+                                 spec.torch_seed, on_epoch or (lambda e, l: None))
+    except DivergedError as exc:
+        status, failure, metrics, test, history = "failed", str(exc), None, None, []
+    else:
+        ci = delong_ci(labels, out.scores)
+        metrics = Metrics(auc=ci.auc, auc_ci_delong=ci.to_dict(), n_test=int(len(labels)), n_pos=int(labels.sum()),
+                          **calibration(labels, out.scores))
+        test = TestScores(ids=[data.ids[i] for i in test_idx], labels=labels.tolist(),
+                          scores=[float(s) for s in out.scores])
+        status, failure, history, train_s = "ok", None, out.history, out.train_seconds
+    return RunRecord(**common, status=status, failure=failure, metrics=metrics, test=test, history=history,
+                     time=TimeInfo(started=started.isoformat(timespec="seconds"),
+                                   finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                   wall_s=round(time.perf_counter() - t0, 3), train_s=train_s))
+
+
+def run_and_store(spec: RunSpec, data_root: str | None = None, plugins: list[str] | tuple[str, ...] = (),
+                  on_epoch: Callable[[int, float], None] | None = None, threads: int | None = None) -> bool:
+    """Execute ``spec`` and write its record atomically at ``spec.path`` (a requeued or duplicated
+    job writes the same whole file again); True if the run succeeded. The entry point of pool
+    workers and Slurm jobs, so it imports the plugins the suite named first."""
+    from .plugins import discover_entry_points, load_plugins
+    from .results import write_record
+
+    discover_entry_points()
+    load_plugins(list(plugins))
+    record = execute_run(spec, data_root, on_epoch, threads)
+    write_record(Path(spec.path), record)
+    return record.status == "ok"

@@ -1,0 +1,86 @@
+"""Runs on this machine: one after another, or ``workers`` at a time in spawned processes that
+share the cores (``threads`` each)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ..execute import RunSpec, run_and_store
+
+
+def measure_costs(todo: list[RunSpec], repeats: int, warmup: int, throughput: bool,
+                  threads: int | None = None) -> dict[str, dict[str, Any]]:
+    """Static cost and (optionally) throughput per variant, measured once here, before any run
+    starts, so no timing competes with training for the cores. Keyed by variant key."""
+    from ..cost import measure_throughput, static_cost
+    from ..engine import resolve_device
+
+    out: dict[str, dict[str, Any]] = {}
+    for spec in todo:
+        a, t = spec.attention, spec.train
+        if a.key in out:
+            continue
+        cost = {"static": static_cost(a.name, a.hparams, t.image_size).to_dict(),
+                "static_224": {k: v for k, v in static_cost(a.name, a.hparams, 224).to_dict().items()
+                               if k in ("params", "params_attention", "macs", "macs_attention")}}
+        if throughput:
+            dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size)
+            cost["throughput"] = measure_throughput(a.name, a.hparams, t.image_size, t.batch_size, dev, repeats,
+                                                    warmup).to_dict()
+        out[a.key] = cost
+    return out
+
+
+@dataclass
+class LocalExecutor:
+    data_root: str | None = None
+    plugins: tuple[str, ...] = ()
+    workers: int = 1
+    threads: int | None = None  # per run; default: all cores / workers
+    progress: bool = True
+    log: Callable[[str], None] = print
+
+    def run(self, todo: list[RunSpec]) -> dict[str, int]:
+        counts = {"ok": 0, "failed": 0}
+        if not todo:
+            return counts
+        if self.workers > 1 and len(todo) > 1:
+            return self._pool(todo, counts)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("loss {task.fields[loss]}"), TimeRemainingColumn()]
+        with Progress(*columns, disable=not self.progress, transient=False) as prog:
+            overall = prog.add_task("suite", total=len(todo), loss="-")
+            for spec in todo:
+                task = prog.add_task(spec.name, total=spec.epochs, loss="-")
+
+                def on_epoch(epoch: int, loss: float, task: Any = task) -> None:
+                    prog.update(task, completed=epoch, loss=f"{loss:.3f}")
+
+                ok = run_and_store(spec, self.data_root, self.plugins, on_epoch, self.threads)
+                counts["ok" if ok else "failed"] += 1
+                if not ok:
+                    self.log(f"{spec.name}: failed (see its record)")
+                prog.update(overall, advance=1)
+                prog.remove_task(task)
+        return counts
+
+    def _pool(self, todo: list[RunSpec], counts: dict[str, int]) -> dict[str, int]:
+        import multiprocessing
+        import os
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        threads = self.threads or max(1, (os.cpu_count() or 1) // self.workers)
+        self.log(f"{self.workers} runs at a time, {threads} thread(s) each")
+        ctx = multiprocessing.get_context("spawn")  # fork would copy OpenMP/CUDA state
+        with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
+            futures = {pool.submit(run_and_store, spec, self.data_root, self.plugins, None, threads): spec for spec in todo}
+            for fut in as_completed(futures):
+                spec = futures[fut]
+                ok = fut.result()
+                counts["ok" if ok else "failed"] += 1
+                self.log(f"{spec.name}: {'ok' if ok else 'failed'}")
+        return counts

@@ -1,0 +1,43 @@
+"""Figures of an analysis (matplotlib, Agg): the forest plot of each suite's decisive ΔAUC."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .analysis import SuiteAnalysis
+
+
+def forest_plot(a: SuiteAnalysis, path: Path) -> Path | None:
+    """Each variant's decisive ΔAUC with its CI, one panel row per data set, the MDE band shaded.
+    SVG with fixed metadata and hash salt, so the same analysis gives the same file."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [(d, r) for d in sorted(a.datasets) for r in a.datasets[d].comparisons.values() if r.decisive is not None]
+    if not rows:
+        return None
+    plt.rcParams["svg.hashsalt"] = "medattn-bench"
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.4))
+    y = np.arange(len(rows))[::-1]
+    for yi, (ds, r) in zip(y, rows):
+        p = a.datasets[ds].power
+        if p is not None and np.isfinite(p.mde):
+            ax.fill_betweenx([yi - 0.4, yi + 0.4], -100 * p.mde, 100 * p.mde, color="0.9", lw=0)
+        c = r.decisive
+        color = "tab:green" if r.significant and c.delta > 0 else "tab:red" if r.significant else "0.2"
+        ax.errorbar(100 * c.delta, yi, xerr=[[100 * (c.delta - c.ci_lo)], [100 * (c.ci_hi - c.delta)]], fmt="o",
+                    color=color, capsize=3)
+    ax.axvline(0, color="0.5", lw=0.8)
+    ax.set_yticks(y, [f"{ds}: {r.variant}" for ds, r in rows])
+    level = int(round(100 * a.settings.ci_level))
+    ax.set_xlabel(f"ΔAUC vs {a.baseline} (points), {level} % CI; grey band: ± minimum detectable difference")
+    ax.set_title(f"{a.name}: decisive test per data set", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="svg", metadata={"Date": None, "Creator": "medattn-bench"})
+    plt.close(fig)
+    return path
