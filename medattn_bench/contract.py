@@ -12,14 +12,15 @@ from torch import nn
 
 from .attention import ATTENTION, build_attention, placement_of
 
-STAGE_SHAPES = ((64, 56), (128, 28), (256, 14), (512, 7))  # ResNet-18 stages at 224 px (channels, side)
+from .models.resnet import STAGE_CHANNELS
+
+STAGE_SHAPES = tuple((c, 224 // 4 // 2**i) for i, c in enumerate(STAGE_CHANNELS))  # (channels, side) at 224 px
 
 
 @dataclass
 class ContractReport:
     name: str
     failures: list[str] = field(default_factory=list)
-    params_at: dict[int, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -48,7 +49,6 @@ def check_block(name: str, hparams: dict | None = None, batch: int = 2) -> Contr
         except Exception as exc:  # a plugin's constructor may raise anything; report, don't crash
             fail(f"construction failed for {channels} channels: {type(exc).__name__}: {exc}")
             continue
-        report.params_at[channels] = sum(p.numel() for p in block.parameters())
         x = torch.randn(batch, channels, side, side)
         for mode in ("train", "eval"):
             block.train(mode == "train")

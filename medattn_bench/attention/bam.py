@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from . import register_attention
+from .se import reduced_channels
 
 
 @register_attention("bam", paper="Park et al., BAM: Bottleneck Attention Module, BMVC 2018", placement="stage_end")
@@ -15,15 +16,15 @@ class BAM(nn.Module):
 
     Channel branch Mc: GAP -> Linear C -> C/r -> BN1d -> ReLU -> Linear -> C. Spatial branch Ms:
     1x1 conv C -> C/r (BN, ReLU), two 3x3 convs with dilation d (BN, ReLU), 1x1 conv -> 1.
-    Paper symbols: ``reduction`` = r (16), ``dilation`` = d (4). The paper combines the branches by
+    Paper symbols: ``rd_ratio`` = 1/r (r = 16), ``dilation`` = d (4). The paper combines the branches by
     a sum; the official code multiplies them (``combine='mul'``, the default here).
     """
 
-    def __init__(self, channels: int, reduction: int = 16, dilation: int = 4, combine: str = "mul") -> None:
+    def __init__(self, channels: int, rd_ratio: float = 1 / 16, dilation: int = 4, combine: str = "mul") -> None:
         super().__init__()
         if combine not in ("mul", "sum"):
             raise ValueError(f"combine must be 'mul' (official code) or 'sum' (paper), got {combine!r}")
-        rd = max(1, channels // reduction)
+        rd = reduced_channels(channels, rd_ratio)
         self.channel = nn.Sequential(nn.Linear(channels, rd), nn.BatchNorm1d(rd), nn.ReLU(inplace=True), nn.Linear(rd, channels))
         layers: list[nn.Module] = [nn.Conv2d(channels, rd, 1), nn.BatchNorm2d(rd), nn.ReLU(inplace=True)]
         for _ in range(2):

@@ -35,13 +35,25 @@ class ChannelGate(nn.Module):
         return x * torch.sigmoid(att)[:, :, None, None]
 
 
-class SpatialGate(nn.Module):
-    """``Ms(F) = sigmoid(BN(conv7x7([MaxPool_c(F); AvgPool_c(F)])))``; pooling is over channels."""
+class ZPoolGate(nn.Module):
+    """Z-pool gate shared by CBAM's spatial gate and triplet attention:
+    ``x * sigmoid(BN(conv_kxk([max_c(x); mean_c(x)])))``, pooled over dim 1, conv without bias."""
 
     def __init__(self, kernel_size: int = 7, bn_momentum: float = 0.01) -> None:
         super().__init__()
         self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
         self.bn = nn.BatchNorm2d(1, eps=1e-5, momentum=bn_momentum)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
+        return x * torch.sigmoid(self.bn(self.conv(pooled)))
+
+
+class SpatialGate(ZPoolGate):
+    """``Ms(F) = sigmoid(BN(conv7x7([MaxPool_c(F); AvgPool_c(F)])))``; pooling is over channels."""
+
+    def __init__(self, kernel_size: int = 7, bn_momentum: float = 0.01) -> None:
+        super().__init__(kernel_size, bn_momentum)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -49,10 +61,6 @@ class SpatialGate(nn.Module):
         # Official init: the spatial gate's BN weight is 0, so the gate starts at 0.5 everywhere.
         nn.init.zeros_(self.bn.weight)
         nn.init.zeros_(self.bn.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
-        return x * torch.sigmoid(self.bn(self.conv(pooled)))
 
 
 @register_attention("cbam", paper="Woo et al., CBAM: Convolutional Block Attention Module, ECCV 2018")

@@ -7,6 +7,7 @@ import torch
 from torch import nn
 
 from . import register_attention
+from .se import reduced_channels
 
 
 @register_attention("coord", paper="Hou et al., Coordinate Attention, CVPR 2021")
@@ -14,12 +15,12 @@ class CoordAttention(nn.Module):
     """Pool along W and along H, concatenate, shared 1x1 conv (C -> mip) + BN + h-swish, split,
     two 1x1 convs (mip -> C) with sigmoid: ``x * a_h * a_w``.
 
-    Paper symbols: ``reduction`` = r (official 32), mip = max(``min_channels`` = 8, C / r).
+    Paper symbols: ``rd_ratio`` = 1/r (official r = 32), mip = max(``min_channels`` = 8, C / r).
     """
 
-    def __init__(self, channels: int, reduction: int = 32, min_channels: int = 8) -> None:
+    def __init__(self, channels: int, rd_ratio: float = 1 / 32, min_channels: int = 8) -> None:
         super().__init__()
-        mip = max(min_channels, channels // reduction)
+        mip = max(min_channels, reduced_channels(channels, rd_ratio))
         self.conv1 = nn.Conv2d(channels, mip, 1)
         self.bn1 = nn.BatchNorm2d(mip)
         self.act = nn.Hardswish()

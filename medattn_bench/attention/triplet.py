@@ -7,19 +7,7 @@ import torch
 from torch import nn
 
 from . import register_attention
-
-
-class _Gate(nn.Module):
-    """Z-pool ([max, mean] over dim 1) -> k x k conv (no bias) -> BN -> sigmoid, applied to x."""
-
-    def __init__(self, kernel_size: int, bn_momentum: float) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(2, 1, kernel_size, padding=kernel_size // 2, bias=False)
-        self.bn = nn.BatchNorm2d(1, eps=1e-5, momentum=bn_momentum)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        z = torch.cat([x.amax(dim=1, keepdim=True), x.mean(dim=1, keepdim=True)], dim=1)
-        return x * torch.sigmoid(self.bn(self.conv(z)))
+from .cbam import ZPoolGate
 
 
 @register_attention("triplet", paper="Misra et al., Rotate to Attend: Convolutional Triplet Attention, WACV 2021")
@@ -32,9 +20,9 @@ class TripletAttention(nn.Module):
 
     def __init__(self, channels: int, kernel_size: int = 7, bn_momentum: float = 0.01, no_spatial: bool = False) -> None:
         super().__init__()
-        self.cw = _Gate(kernel_size, bn_momentum)
-        self.hc = _Gate(kernel_size, bn_momentum)
-        self.hw = None if no_spatial else _Gate(kernel_size, bn_momentum)
+        self.cw = ZPoolGate(kernel_size, bn_momentum)
+        self.hc = ZPoolGate(kernel_size, bn_momentum)
+        self.hw = None if no_spatial else ZPoolGate(kernel_size, bn_momentum)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         o1 = self.cw(x.permute(0, 2, 1, 3)).permute(0, 2, 1, 3)  # rotate so H plays channels
