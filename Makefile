@@ -2,13 +2,16 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install test demo leaderboard leaderboard-check bench bench-train bench-data clean
+.PHONY: install test test-slow demo leaderboard leaderboard-check bench bench-train bench-data gpu-check clean
 
 install:  ## the package, its dependencies and the test tools
 	$(PIP) install -e ".[dev]" -e examples/attention-plugin
 
-test:  ## unit tests, plus the benchmark cases run once each (timing disabled)
-	$(PYTHON) -m pytest -q tests benchmarks --benchmark-disable
+test:  ## unit tests, plus the benchmark cases run once each (timing disabled); not the slow set
+	$(PYTHON) -m pytest -q -m "not slow" tests benchmarks --benchmark-disable
+
+test-slow:  ## end-to-end cases: kill -9 and resume, process pool, a real Slurm (start one: bash .ci/slurm-up.sh)
+	$(PYTHON) -m pytest -q -m slow tests
 
 demo:  ## the embedded demo suite (phantoms, no data needed)
 	medattn-bench run suites/demo.yaml
@@ -29,6 +32,9 @@ bench-train:  ## trainer vs bare loop, and vs timm (installed here only); JSON s
 
 bench-data:  ## first vs cached load of the 2,400 shared real images; JSON under benchmarks/results/
 	$(PYTHON) benchmarks/bench_data.py
+
+gpu-check:  ## on a CUDA machine: CUDA tests, 224 px profile of the paper variants, the demo on the GPU, timm anchor
+	$(PYTHON) benchmarks/gpu_check.py
 
 clean:
 	rm -rf .pytest_cache build *.egg-info

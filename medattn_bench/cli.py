@@ -45,7 +45,13 @@ def run(
     records: Annotated[Optional[Path], typer.Option("--records", help="Records folder (default: the suite's).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show the progress bar.")] = True,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs recorded as failed.")] = False,
-    workers: Annotated[int, typer.Option("--workers", min=1, help="Runs at a time on this device, each in its own process.")] = 1,
+    workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Local: runs at a time, each in its own process (default: the suite's executor.workers).")] = None,
+    executor: Annotated[Optional[str], typer.Option("--executor", help="local or slurm (default: the suite's executor.kind); slurm submits one job array and returns.")] = None,
+    partition: Annotated[Optional[str], typer.Option("--partition", help="Slurm partition.")] = None,
+    time_min: Annotated[Optional[int], typer.Option("--time-min", min=1, help="Slurm time limit per run, minutes.")] = None,
+    gpus: Annotated[Optional[int], typer.Option("--gpus", min=0, help="Slurm GPUs per run.")] = None,
+    cpus: Annotated[Optional[int], typer.Option("--cpus", min=1, help="Slurm CPUs per run.")] = None,
+    mem_gb: Annotated[Optional[float], typer.Option("--mem-gb", min=0.1, help="Slurm memory per run, GB.")] = None,
 ) -> None:
     """Train and evaluate every (data set, attention, seed) of SUITE; skips runs already recorded."""
     from tabulate import tabulate
@@ -65,8 +71,21 @@ def run(
         done = sum(r.status == "done" for r in runs)
         typer.echo(f"{len(runs)} runs, {done} done, {len(runs) - done} to do")
         return
-    counts = run_suite(s, str(suite), runs, set_ or [], records, data_root, workers, progress and sys.stderr.isatty(),
-                       retry_failed, log=lambda m: typer.echo(m, err=True))
+    if executor not in (None, "local", "slurm"):
+        _fail(f"--executor {executor!r}: expected local or slurm")
+    ex = s.executor.model_copy(update={k: v for k, v in dict(kind=executor, workers=workers, partition=partition,
+                                                              time_min=time_min, gpus=gpus, cpus=cpus,
+                                                              mem_gb=mem_gb).items() if v is not None})
+    if ex.kind == "slurm":
+        from .runner import submit_suite
+
+        n = submit_suite(s, str(suite), runs, ex, set_ or [], records, data_root, retry_failed,
+                         log=lambda m: typer.echo(m, err=True))
+        typer.echo(f"{n} run(s) submitted; follow them with: medattn-bench status {suite}"
+                   + (f" --records {records}" if records else ""))
+        return
+    counts = run_suite(s, str(suite), runs, set_ or [], records, data_root, ex.workers,
+                       progress and sys.stderr.isatty(), retry_failed, log=lambda m: typer.echo(m, err=True))
     skipped = counts["skipped"]
     typer.echo(f"{counts['ok']} run(s) ok, {counts['failed']} failed, {skipped} already recorded; "
                f"records in {records or s.records_dir()}")
@@ -146,6 +165,34 @@ def leaderboard(
         typer.echo(f"wrote {out} from {len(recs)} records")
 
 
+@app.command()
+def status(
+    suite: Annotated[Path, typer.Argument(help="Suite YAML file whose runs to show.")],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="The overrides the suite was run with.")] = None,
+    records: Annotated[Optional[Path], typer.Option("--records", help="Records folder (default: the suite's).")] = None,
+    plugin: PluginOpt = None,
+    all_runs: Annotated[bool, typer.Option("--all", help="List every run, not only those not done.")] = False,
+) -> None:
+    """Pending / running / done / failed / lost per run, from the records and the Slurm queue."""
+    from collections import Counter
+
+    from tabulate import tabulate
+
+    from .executors.slurm import run_status
+    from .runner import plan
+    from .suite import load_suite
+
+    _plugins(plugin)
+    s = load_suite(suite, set_ or [])
+    folder = Path(records or s.records_dir())
+    rows = run_status(plan(s, records_dir=folder), folder)
+    counts = Counter(state for _, state, _ in rows)
+    shown = [[r.name, state, job] for r, state, job in rows if all_runs or state != "done"]
+    if shown:
+        typer.echo(tabulate(shown, ["run", "state", "slurm job"], tablefmt="simple"))
+    typer.echo(", ".join(f"{n} {k}" for k, n in sorted(counts.items())) + f" ({len(rows)} runs)")
+
+
 records_app = typer.Typer(help="Maintain run records.", no_args_is_help=True)
 app.add_typer(records_app, name="records")
 
@@ -156,15 +203,13 @@ def records_migrate(records_dir: Annotated[Path, typer.Argument(help="Folder of 
     import json
 
     from .data.real import PATIENT_NAMED
-    from .results import SuiteInfo, migrate_v1, suite_info_path, write_record, write_suite_info
+    from .results import SuiteInfo, migrate_v1, record_files, suite_info_path, write_record, write_suite_info
 
     if not records_dir.is_dir():
         _fail(f"{records_dir}: no such records folder")
     done = skipped = 0
     suites: dict[Path, SuiteInfo] = {}
-    for path in sorted(records_dir.rglob("*.json")):
-        if path.name == "suite.json":
-            continue
+    for path in record_files(records_dir):
         try:
             raw = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as exc:
@@ -267,7 +312,7 @@ def profile(
     from .attention import ATTENTION
 
     ATTENTION.entry(attention)
-    dev = resolve_device(device, precision, image_size=size)
+    dev = resolve_device(device, precision, image_size=size, batch_size=batch)
     s = static_cost(attention, None, size)
     base = static_cost("none", None, size)
     typer.echo(f"ResNet-18 + {attention} at {size} px, 2 classes")

@@ -148,7 +148,7 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
     t = spec.train
-    dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size)
+    dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size, t.batch_size)
     data = dataset_for(spec.dataset, data_root)
     if id(data) not in _CONTENT:
         _CONTENT[id(data)] = content_hash(data)
@@ -202,10 +202,18 @@ def run_and_store(spec: RunSpec, data_root: str | None = None, plugins: list[str
     job writes the same whole file again); True if the run succeeded. The entry point of pool
     workers and Slurm jobs, so it imports the plugins the suite named first."""
     from .plugins import discover_entry_points, load_plugins
-    from .results import write_record
+    from .results import read_record, write_record
 
+    path = Path(spec.path)
+    if path.exists():  # a requeued or duplicated job whose run already finished: nothing to do
+        try:
+            done = read_record(path)
+        except ValueError:
+            done = None
+        if done is not None and done.config_hash == spec.config_hash and done.status == "ok":
+            return True
     discover_entry_points()
     load_plugins(list(plugins))
     record = execute_run(spec, data_root, on_epoch, threads)
-    write_record(Path(spec.path), record)
+    write_record(path, record)
     return record.status == "ok"

@@ -161,12 +161,18 @@ def read_record(path: Path) -> RunRecord:
     return rec
 
 
+def record_files(records_dir: Path) -> list[Path]:
+    """JSON files below ``records_dir`` that should be records: not suite.json, and nothing in a
+    hidden folder (the slurm executor's ledger and logs live in .slurm/)."""
+    root = Path(records_dir)
+    return [p for p in sorted(root.rglob("*.json")) if p.name != SUITE_FILE
+            and not any(part.startswith(".") for part in p.relative_to(root).parts)]
+
+
 def load_records(records_dir: Path) -> tuple[list[RunRecord], list[str]]:
     """All records below ``records_dir`` (sorted by path) and one problem line per skipped file."""
     records, problems = [], []
-    for path in sorted(Path(records_dir).rglob("*.json")):
-        if path.name == SUITE_FILE:
-            continue
+    for path in record_files(records_dir):
         try:
             records.append(read_record(path))
         except ValueError as exc:

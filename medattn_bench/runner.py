@@ -111,3 +111,29 @@ def run_suite(suite: Suite, suite_file: str, runs: list[RunSpec], overrides: lis
         log(f"{len(todo)} run(s) to do, {len(runs) - len(todo)} already recorded")
     counts = LocalExecutor(root, tuple(_loaded), workers, suite.train.threads, progress, log).run(todo)
     return {**counts, "skipped": len(runs) - len(todo)}
+
+
+def submit_suite(suite: Suite, suite_file: str, runs: list[RunSpec], ex, overrides: list[str] | tuple[str, ...] = (),
+                 records_dir: Path | None = None, data_root: str | None = None, retry_failed: bool = False,
+                 log: Callable[[str], None] = print) -> int:
+    """Submit the runs not done and not already queued as one Slurm job array; return how many."""
+    from .executors import measure_costs
+    from .executors.slurm import SlurmExecutor, in_flight
+    from .plugins import _loaded
+
+    folder = Path(records_dir or suite.records_dir())
+    write_suite_settings(suite, suite_file, list(overrides), records_dir)
+    queued = in_flight(folder)
+    todo = [r for r in runs if (r.status in ("todo", "stale") or (retry_failed and r.status == "failed"))
+            and r.path not in queued]
+    if queued:
+        log(f"{len(queued)} run(s) still queued or running from an earlier submission: not submitted again")
+    if not todo:
+        return 0
+    # Parameters and MACs here; throughput belongs to the compute node's device (medattn-bench profile there).
+    costs = measure_costs(todo, 1, 0, False)
+    for spec in todo:
+        spec.cost = costs[spec.attention.key]
+    SlurmExecutor(folder, data_root or suite.data_root, tuple(_loaded), ex.partition, ex.time_min, ex.gpus, ex.cpus,
+                  ex.mem_gb, ex.array_parallelism, log).submit(todo)
+    return len(todo)

@@ -113,6 +113,19 @@ class EvalSpec(_Strict):
     cost: CostSpec = Field(default_factory=CostSpec)
 
 
+class ExecutorSpec(_Strict):
+    """Where runs execute. Not part of any run's config: the same run gives the same record anywhere."""
+
+    kind: Literal["local", "slurm"] = "local"
+    workers: int = Field(1, ge=1, description="local: runs at a time, each in its own process")
+    partition: str | None = Field(None, description="slurm: partition (default: the cluster's)")
+    time_min: int = Field(60, ge=1, description="slurm: time limit per run in minutes")
+    gpus: int = Field(0, ge=0, description="slurm: GPUs per run")
+    cpus: int = Field(2, ge=1, description="slurm: CPUs per run (also its torch threads)")
+    mem_gb: float = Field(8, gt=0, description="slurm: memory per run")
+    array_parallelism: int = Field(16, ge=1, description="slurm: runs of the array at a time")
+
+
 class OutputSpec(_Strict):
     records: str | None = Field(None, description="records folder; default leaderboard/records/<suite name>")
 
@@ -130,6 +143,7 @@ class Suite(_Strict):
     train: TrainSpec = Field(default_factory=TrainSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
+    executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     paper_reference: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="published AUC (%) per data set and variant, shown beside ours")
 

@@ -123,6 +123,7 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
+@pytest.mark.slow
 def test_kill_minus_nine_then_rerun_matches_uninterrupted(tmp_path):
     path = _suite(tmp_path, epochs=4)
     _run(path, tmp_path / "clean")
@@ -144,6 +145,7 @@ def test_kill_minus_nine_then_rerun_matches_uninterrupted(tmp_path):
     assert not leftovers, "leftover temp files"
 
 
+@pytest.mark.slow
 def test_process_pool_gives_the_same_records_as_serial(tmp_path):
     """--workers runs several runs at once; with the same thread count per run the scores match."""
     threads_before = torch.get_num_threads()

@@ -26,7 +26,8 @@ def measure_costs(todo: list[RunSpec], repeats: int, warmup: int, throughput: bo
                 "static_224": {k: v for k, v in static_cost(a.name, a.hparams, 224).to_dict().items()
                                if k in ("params", "params_attention", "macs", "macs_attention")}}
         if throughput:
-            dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size)
+            dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size,
+                                 t.batch_size)
             cost["throughput"] = measure_throughput(a.name, a.hparams, t.image_size, t.batch_size, dev, repeats,
                                                     warmup).to_dict()
         out[a.key] = cost
