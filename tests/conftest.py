@@ -12,3 +12,9 @@ def shared_datasets() -> Path:
     if not path.is_dir():
         pytest.fail(f"../shared/datasets is missing (looked in {path}); the real-data tests need it", pytrace=False)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Decoded data and the device probe are cached per test session, never in the user's home."""
+    monkeypatch.setenv("MEDATTN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))

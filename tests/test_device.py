@@ -1,15 +1,34 @@
 import pytest
 import torch
 
-from medattn_bench.engine.device import MIN_BF16_CPU_IMAGE, cpu_supports_bf16, resolve_device
+from medattn_bench.engine import device as device_mod
+from medattn_bench.engine.device import resolve_device
 
 
 def test_auto_precision_avoids_bf16_below_32px():
-    assert resolve_device("cpu", "auto", image_size=16).dtype == "fp32"
-    expected = "bf16" if cpu_supports_bf16() else "fp32"
-    assert resolve_device("cpu", "auto", image_size=MIN_BF16_CPU_IMAGE).dtype == expected
+    dev = resolve_device("cpu", "auto", image_size=16)
+    assert dev.dtype == "fp32" and "bf16" not in dev.reason  # not even a probe candidate
     with pytest.warns(UserWarning, match="NaN gradients on 1x1 maps"):
         assert resolve_device("cpu", "bf16", image_size=16).dtype == "bf16"
+
+
+def test_probe_picks_the_fastest_candidate_and_caches_it():
+    calls = []
+
+    def timer(dtype, channels_last, size, batch):
+        calls.append((dtype, channels_last))
+        return {("fp32", False): 3.0, ("fp32", True): 2.0, ("bf16", False): 2.5, ("bf16", True): 1.0}[(dtype, channels_last)]
+
+    dev = device_mod._probed("cpu x", "auto", "auto", True, 48, timer=timer)
+    assert (dev.dtype, dev.channels_last) == ("bf16", True) and "bf16/cl 1000.00" in dev.reason and "batch 64" in dev.reason
+    assert len(calls) == 8  # 4 candidates, 2 interleaved rounds
+    assert calls[:4] == [("fp32", False), ("fp32", True), ("bf16", False), ("bf16", True)]
+    again = device_mod._probed("cpu x", "auto", "auto", True, 48, timer=timer)
+    assert again == dev and len(calls) == 8  # cached per machine, torch, threads and size
+    fp32 = device_mod._probed("cpu x", "auto", "auto", False, 48, timer=timer)  # no native bf16: fp32 only
+    assert (fp32.dtype, fp32.channels_last) == ("fp32", True) and "bf16" not in fp32.reason
+    fixed = device_mod._probed("cpu x", "fp32", False, True, 48, timer=timer)
+    assert (fixed.dtype, fixed.channels_last) == ("fp32", False)
 
 
 def test_fp32_conv_backward_on_a_1x1_map_is_finite():
@@ -27,3 +46,17 @@ def test_fp32_conv_backward_on_a_1x1_map_is_finite():
 def test_cuda_resolution():
     dev = resolve_device("cuda", "auto")
     assert dev.device == "cuda" and dev.channels_last == (dev.dtype == "bf16")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only path of make gpu-check")
+def test_gpu_check_fails_cleanly_without_cuda(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    before = set((root / "benchmarks" / "results").glob("gpu-*.json"))
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "gpu_check.py")], capture_output=True, text=True)
+    assert out.returncode == 2 and out.stderr.strip() == (
+        "gpu-check: no CUDA device (torch.cuda.is_available() is False); nothing was run")
+    assert set((root / "benchmarks" / "results").glob("gpu-*.json")) == before  # nothing half-written

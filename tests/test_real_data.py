@@ -23,11 +23,6 @@ from medattn_bench.data.splits import stratified_split
 from medattn_bench.errors import DataError
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("MEDATTN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-
-
 # Per (source split, folder) counts as listed in ../shared/datasets/README.md.
 README_COUNTS = {
     "skin": {("train", "benign"): 239, ("train", "malignant"): 234, ("test", "benign"): 61, ("test", "malignant"): 66},

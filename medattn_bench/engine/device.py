@@ -6,6 +6,7 @@ import os
 import platform
 from dataclasses import asdict, dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import torch
 
@@ -47,6 +48,7 @@ class DeviceInfo:
     channels_last: bool
     threads: int
     torch_version: str
+    reason: str = ""  # why these settings: the suite, a rule, or the probe's timings
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,7 +61,7 @@ MIN_BF16_CPU_IMAGE = 32
 
 
 def resolve_device(device: str = "auto", precision: str = "auto", channels_last: str | bool = "auto",
-                   threads: int | None = None, image_size: int | None = None) -> DeviceInfo:
+                   threads: int | None = None, image_size: int | None = None, batch_size: int = 64) -> DeviceInfo:
     """Turn the suite's 'auto' choices into concrete ones for this machine (and image size)."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -80,10 +82,90 @@ def resolve_device(device: str = "auto", precision: str = "auto", channels_last:
 
             warnings.warn(f"bf16 on CPU with {image_size} px images: oneDNN's bf16 conv backward gives NaN "
                           f"gradients on 1x1 maps; expect failed runs (use precision: auto or fp32)", stacklevel=2)
+    if device == "cpu" and image_size and (precision == "auto" or channels_last == "auto"):
+        return _probed(name, precision, channels_last, bf16_ok, image_size, batch_size)
     dtype = ("bf16" if bf16_ok else "fp32") if precision == "auto" else precision
-    # channels_last measured here: it helps bf16 convs on CPU (oneDNN) and on tensor-core GPUs.
+    # channels_last helps bf16 convs on CPU (oneDNN) and on tensor-core GPUs.
     cl = (dtype == "bf16") if channels_last == "auto" else bool(channels_last)
-    return DeviceInfo(device, name, dtype, cl, torch.get_num_threads(), torch.__version__)
+    why = "as the suite says" if precision != "auto" and channels_last != "auto" else "rule: bf16 where supported"
+    return DeviceInfo(device, name, dtype, cl, torch.get_num_threads(), torch.__version__, why)
+
+
+def _probe_cache() -> Path:
+    # the data cache's folder (medattn_bench.data.cache.cache_dir), without importing the data package
+    return Path(os.environ.get("MEDATTN_CACHE") or Path.home() / ".cache" / "medattn_bench") / "device-probe.json"
+
+
+def probe_key(image_size: int) -> str:
+    flags = ",".join(sorted(f for f in cpu_flags() if f.startswith(("avx", "amx", "fma"))))
+    isa = os.environ.get("ATEN_CPU_CAPABILITY", "") + "/" + os.environ.get("ONEDNN_MAX_CPU_ISA", "")
+    return f"{cpu_name()}|{flags}|{isa}|torch {torch.__version__}|{torch.get_num_threads()} threads|{image_size}px"
+
+
+def time_train_step(dtype: str, channels_last: bool, image_size: int, batch_size: int = 64, steps: int = 2) -> float:
+    """Median seconds per image of a ResNet-18 training step (SGD) under one setting."""
+    import time
+
+    from ..models import resnet18
+
+    torch.manual_seed(0)
+    model = resnet18("none")
+    x = torch.randn(batch_size, 3, image_size, image_size)
+    y = torch.randint(0, 2, (batch_size,))
+    if channels_last:
+        model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01)
+    times = []
+    for i in range(steps + 1):  # the first step warms up
+        t0 = time.perf_counter()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if i:
+            times.append((time.perf_counter() - t0) / len(x))
+    return sorted(times)[len(times) // 2]
+
+
+def _probed(name: str, precision: str, channels_last: str | bool, bf16_ok: bool, image_size: int,
+            batch_size: int = 64, timer=time_train_step) -> DeviceInfo:
+    """Pick precision and memory format by timing the candidates this CPU can run safely (bf16
+    only where the CPU has native bf16 and the image is large enough), cached per machine, torch
+    version, thread count and image size. Rounds are interleaved: these machines drift."""
+    import json
+
+    dtypes = [precision] if precision != "auto" else (["fp32", "bf16"] if bf16_ok else ["fp32"])
+    layouts = [bool(channels_last)] if channels_last != "auto" else [False, True]
+    cands = [(d, cl) for d in dtypes for cl in layouts]
+    batch = max(2, min(batch_size, 64))
+    key = probe_key(image_size) + f"|batch {batch}"
+    cache = _probe_cache()
+    try:
+        stored = json.loads(cache.read_text())
+    except (OSError, ValueError):
+        stored = {}
+    entry = stored.get(key, {})
+    want = [f"{d}/{'cl' if cl else 'nchw'}" for d, cl in cands]
+    if not all(w in entry for w in want):
+        best_of = {w: [] for w in want}
+        for _ in range(2):
+            for (d, cl), w in zip(cands, want):
+                best_of[w].append(timer(d, cl, image_size, batch))
+        entry.update({w: min(v) for w, v in best_of.items()})
+        stored[key] = entry
+        try:
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(stored, indent=1, sort_keys=True))
+            os.replace(tmp, cache)
+        except OSError:
+            pass
+    timings = {w: entry[w] for w in want}
+    best = min(timings, key=timings.get)
+    d, layout = best.split("/")
+    why = f"probe (ms/img, train step, batch {batch}): " + ", ".join(f"{w} {1e3 * t:.2f}" for w, t in sorted(timings.items()))
+    return DeviceInfo("cpu", name, d, layout == "cl", torch.get_num_threads(), torch.__version__, why)
 
 
 def machine_summary() -> dict:
