@@ -5,6 +5,7 @@ each variant with the baseline, power, the A/A check, ranks and costs. Pure and 
 from __future__ import annotations
 
 import statistics
+import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,7 +16,7 @@ from scipy import stats as sps
 from .errors import RecordError
 from .results import RunRecord, SuiteInfo
 from .stats import (Comparison, PairedRun, Power, RankSummary, Verdict, adjust_pvalues, min_detectable,
-                    paired_comparison, rank_variants, split_bootstrap, split_delta, verdict)
+                    paired_comparison, random_effects, rank_variants, split_bootstrap, split_delta, verdict)
 from .suite import StatsSpec
 
 TESTS = {"random_effects": "random effects (DerSimonian-Laird τ², Hartung-Knapp t)",
@@ -73,6 +74,22 @@ class AAResult:
 
 
 @dataclass
+class Localisation:
+    """Grad-CAM localisation of one variant on one data set: per-run means, then mean ± sd."""
+
+    variant: str
+    n_runs: int
+    n_images: int
+    energy: tuple[float, float]
+    pointing: tuple[float, float]
+    iou: tuple[float, float]
+    seconds: float  # mean CAM time per run
+    versus: Verdict | None = None  # energy vs the baseline, decisive test over splits
+    p_adj: float = float("nan")
+    significant: bool = False
+
+
+@dataclass
 class DatasetAnalysis:
     name: str
     keys: list[tuple[int, int]]
@@ -80,6 +97,7 @@ class DatasetAnalysis:
     comparisons: dict[str, ComparisonRow]
     power: Power | None
     story: dict[str, Any]
+    localisation: dict[str, Localisation] = field(default_factory=dict)
 
 
 @dataclass
@@ -167,6 +185,51 @@ def _story(variants: dict[str, dict[tuple[int, int], RunRecord]]) -> dict[str, A
             n_test = r0.data.get("n_test") or 1
             out[f"{what}_moved_share"] = statistics.fmean(e.get("test_images_moved", 0) for e in entries) / n_test
     return out
+
+
+def _loc_means(r: RunRecord, key: str) -> float:
+    vals = [v for v in (r.explain or {}).get(key, []) if v is not None]
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def _localisation(variant: str, runs: dict[tuple[int, int], RunRecord]) -> Localisation | None:
+    ok = [r for _, r in sorted(runs.items()) if r.ok and r.explain and r.explain.get("n_images")]
+    if not ok:
+        return None
+    return Localisation(variant, len(ok), int(np.mean([r.explain["n_images"] for r in ok])),
+                        *(_finite_mean_sd([_loc_means(r, k) for r in ok]) for k in ("energy", "pointing", "iou")),
+                        float(np.mean([r.explain.get("seconds", 0.0) for r in ok])))
+
+
+def _loc_verdict(a: dict[tuple[int, int], RunRecord], b: dict[tuple[int, int], RunRecord], st: StatsSpec,
+                 key: str = "energy") -> Verdict | None:
+    """Per split: the paired per-image difference of ``key`` (inits averaged), its mean and
+    variance / n; across splits the same random-effects test as AUC."""
+    deltas, variances = [], []
+    for seed in sorted({k[0] for k in a} & {k[0] for k in b}):
+        per = []
+        for side in (a, b):
+            rs = [r for k, r in side.items() if k[0] == seed and r.ok and r.explain and r.explain.get("n_images")]
+            if not rs:
+                break
+            ids = rs[0].explain["ids"]
+            if any(r.explain["ids"] != ids for r in rs):
+                break
+            vals = np.array([[np.nan if v is None else v for v in r.explain[key]] for r in rs], dtype=float)
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # an image whose CAMs are all zero stays NaN
+                per.append((ids, np.nanmean(vals, axis=0)))
+        if len(per) < 2 or per[0][0] != per[1][0]:
+            continue
+        diff = per[0][1] - per[1][1]
+        diff = diff[np.isfinite(diff)]
+        if len(diff) < 2:
+            continue
+        deltas.append(float(diff.mean()))
+        variances.append(float(diff.var(ddof=1) / len(diff)))
+    if len(deltas) < 2:
+        return None
+    return random_effects(deltas, variances, st.ci_level)
 
 
 def _aa_result(ds: str, v: str, runs: list[PairedRun], st: StatsSpec) -> AAResult:
@@ -259,6 +322,20 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
         out_ds[ds_name] = DatasetAnalysis(ds_name, sorted({k for v in variants.values() for k in v}),
                                           {v: summarize(v, runs) for v, runs in variants.items() if v not in aa_here},
                                           comps, None, _story(variants))
+    loc_rows: list[Localisation] = []
+    for ds_name, da in out_ds.items():
+        variants = datasets[ds_name]
+        for v in da.variants:
+            loc = _localisation(v, variants[v])
+            if loc is None:
+                continue
+            da.localisation[v] = loc
+            if v != baseline and baseline in variants:
+                loc.versus = _loc_verdict(variants[v], variants[baseline], st)
+                loc_rows.append(loc)
+    for loc, q in zip(loc_rows, adjust_pvalues([r.versus.p if r.versus else np.nan for r in loc_rows], st.correction)):
+        loc.p_adj = float(q)
+        loc.significant = bool(np.isfinite(q) and q < st.alpha)
     m = sum(r.decisive is not None for r in rows)
     p = adjust_pvalues([r.decisive.p if r.decisive else np.nan for r in rows], st.correction)
     for r, q in zip(rows, p):

@@ -20,6 +20,7 @@ data_app = typer.Typer(help="Inspect, audit and download data sets.", no_args_is
 app.add_typer(data_app, name="data")
 
 PluginOpt = Annotated[Optional[list[str]], typer.Option("--plugin", help="Import this module for its attention blocks (repeatable).")]
+DataRootOpt = Annotated[Optional[str], typer.Option("--data-root", help="Folder holding the data sets (else $MEDATTN_DATA).")]
 
 
 def _fail(msg: str) -> None:
@@ -152,6 +153,10 @@ def leaderboard(
                 figures[a.name] = str(rel) if (out.parent / rel).exists() else ""
             elif forest_plot(a, out.parent / rel):
                 figures[a.name] = str(rel)
+            for ds in a.datasets:  # Grad-CAM figures written by `medattn-bench cam`
+                cam_png = Path("figures") / f"{a.name}-{ds}-cam.png"
+                if (out.parent / cam_png).is_file():
+                    figures[f"{a.name}/{ds}"] = str(cam_png)
     text = render_analyses(analyses, problems, figures)
     if str(out) == "-":
         typer.echo(text, nl=False)
@@ -163,6 +168,34 @@ def leaderboard(
     else:
         write_text_atomic(out, text)
         typer.echo(f"wrote {out} from {len(recs)} records")
+
+
+@app.command()
+def cam(
+    suite: Annotated[Path, typer.Argument(help="Suite YAML file whose runs kept their weights (eval.cam.keep_weights).")],
+    dataset: Annotated[str, typer.Option("--dataset", help="Data set of the figure.")],
+    seed: Annotated[int, typer.Option("--seed", help="Split seed whose test images are shown.")] = 0,
+    n: Annotated[int, typer.Option("--n", min=1, max=24, help="Test images (half per class).")] = 6,
+    method: Annotated[str, typer.Option("--method", help="gradcam or gradcam++.")] = "gradcam",
+    out: Annotated[Path, typer.Option("--out", help="Folder for the PNG and PDF.")] = Path("leaderboard/figures"),
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="The overrides the suite was run with.")] = None,
+    records: Annotated[Optional[Path], typer.Option("--records", help="Records folder (default: the suite's).")] = None,
+    data_root: DataRootOpt = None,
+    plugin: PluginOpt = None,
+) -> None:
+    """The study's Grad-CAM figure: rows are variants, columns test images, P(true class) printed."""
+    from .camfig import cam_figure_for, select_runs
+    from .runner import plan
+    from .suite import load_suite
+
+    if method not in ("gradcam", "gradcam++"):
+        _fail(f"--method {method!r}: expected gradcam or gradcam++")
+    _plugins(plugin)
+    s = load_suite(suite, set_ or [])
+    runs = select_runs(plan(s, records_dir=records), dataset, seed)
+    files, worst = cam_figure_for(runs, data_root or s.data_root, n, method, out, s.name)
+    typer.echo(f"wrote {', '.join(str(f) for f in files)}; reloaded weights reproduce the recorded scores "
+               f"(largest difference {worst:.2g})")
 
 
 @app.command()
@@ -372,7 +405,6 @@ def _resolve_data(target: str, data_root: str | None):
     return name, root, items_for(name, root)
 
 
-DataRootOpt = Annotated[Optional[str], typer.Option("--data-root", help="Folder holding the data sets (else $MEDATTN_DATA).")]
 
 
 @data_app.command("info")

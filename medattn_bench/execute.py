@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from .suite import AttentionSpec, DatasetSpec, SplitSpec, TrainSpec
+from .suite import AttentionSpec, CamSpec, DatasetSpec, SplitSpec, TrainSpec
 
 
 class RunSpec(BaseModel):
@@ -28,6 +28,7 @@ class RunSpec(BaseModel):
     init_seed: int = 0
     train: TrainSpec
     split: SplitSpec
+    cam: CamSpec = CamSpec()
     epochs: int
     config: dict[str, Any]
     config_hash: str
@@ -190,10 +191,88 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
         test = TestScores(ids=[data.ids[i] for i in test_idx], labels=labels.tolist(),
                           scores=[float(s) for s in out.scores])
         status, failure, history, train_s = "ok", None, out.history, out.train_seconds
+        if spec.cam.localisation and data.masks is not None:
+            common["explain"] = explain_run(out.model, out.batcher, data, test_idx, spec.cam, t.image_size)
+        keep = spec.cam.keep_weights
+        if keep is True or (isinstance(keep, list) and spec.seed in keep):
+            common["weights"] = save_weights(out.model, Path(spec.path).with_suffix(".pt"))
     return RunRecord(**common, status=status, failure=failure, metrics=metrics, test=test, history=history,
                      time=TimeInfo(started=started.isoformat(timespec="seconds"),
                                    finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                    wall_s=round(time.perf_counter() - t0, 3), train_s=train_s))
+
+
+def explain_images(data, test_idx: np.ndarray, max_images: int) -> np.ndarray:
+    """The test images localisation is scored on: positives with a non-empty mask, by id order."""
+    pos = [int(i) for i in test_idx if data.labels[i] == 1 and bool(data.masks[i].any())]
+    return np.array(sorted(pos, key=lambda i: data.ids[i])[:max_images], dtype=np.int64)
+
+
+def explain_run(model, batcher, data, test_idx: np.ndarray, cam, image_size: int) -> dict[str, Any]:
+    """Grad-CAM of the positive class on the run's positive test images, scored against masks."""
+    import torch
+    import torch.nn.functional as F
+
+    from .cam import cam_maps, localisation
+
+    t0 = time.perf_counter()
+    idx = explain_images(data, test_idx, cam.max_images)
+    if len(idx) == 0:
+        return {"method": cam.method, "n_images": 0, "ids": [], "energy": [], "pointing": [], "iou": []}
+    masks = data.masks[torch.as_tensor(idx)].float()[:, None]
+    if masks.shape[-1] != image_size:
+        masks = F.interpolate(masks, size=(image_size, image_size), mode="nearest")
+    maps = []
+    for chunk in torch.as_tensor(idx).split(64):
+        x = batcher.batch(chunk.to(batcher.images.device), None, None).float()
+        maps.append(cam_maps(model, x, 1, cam.method).cpu())
+    scores = localisation(torch.cat(maps).numpy(), masks[:, 0].bool().numpy(), cam.top_k)
+    return {"method": cam.method, "layer": "layer4", "target": "positive class on positive test images",
+            "top_k": cam.top_k, "n_images": int(len(idx)), "ids": [data.ids[i] for i in idx],
+            **{k: [None if not np.isfinite(v) else float(v) for v in arr] for k, arr in scores.items()},
+            "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def save_weights(model, path: Path) -> dict[str, Any]:
+    """The model's state_dict at ``path`` (atomically) and its sha256."""
+    import hashlib
+    import os
+    import tempfile
+
+    import torch
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        torch.save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, tmp)
+        digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would hide the file from colleagues
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return {"file": path.name, "sha256": digest}
+
+
+def load_weights(record, model) -> None:
+    """Load the kept weights of ``record`` into ``model`` after checking their sha256."""
+    import hashlib
+
+    import torch
+
+    from .errors import RecordError
+
+    if not record.weights:
+        raise RecordError(f"{record.path}: no weights kept for this run (set eval.cam.keep_weights: true and rerun it)")
+    path = Path(record.path).with_name(record.weights["file"])
+    if not path.is_file():
+        raise RecordError(f"{path}: the kept weights of {record.path} are missing")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != record.weights["sha256"]:
+        raise RecordError(f"{path}: sha256 differs from the one its record stores; not the model that was scored")
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
 
 
 def run_and_store(spec: RunSpec, data_root: str | None = None, plugins: list[str] | tuple[str, ...] = (),

@@ -41,3 +41,41 @@ def forest_plot(a: SuiteAnalysis, path: Path) -> Path | None:
     fig.savefig(path, format="svg", metadata={"Date": None, "Creator": "medattn-bench"})
     plt.close(fig)
     return path
+
+
+def cam_figure(rows: list[tuple[str, list[tuple[np.ndarray, np.ndarray, float]]]], titles: list[str], path: Path,
+               suptitle: str) -> list[Path]:
+    """The study's figure: one row per variant, one column per test image, each cell the image with
+    its (per-image normalised) heat map and the probability of the true class. PNG and PDF."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n_rows, n_cols = len(rows), len(titles)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.6 * n_cols + 0.8, 1.6 * n_rows + 0.6), squeeze=False)
+    for r, (variant, cells) in enumerate(rows):
+        for c, (image, cam, prob) in enumerate(cells):
+            ax = axes[r][c]
+            ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+            peak = cam.max()
+            ax.imshow(cam / peak if peak > 0 else cam, cmap="jet", alpha=0.45, vmin=0, vmax=1)
+            ax.text(0.03, 0.97, f"{prob:.2f}", transform=ax.transAxes, va="top", ha="left", fontsize=8, color="white",
+                    bbox={"facecolor": "black", "alpha": 0.6, "pad": 1, "lw": 0})
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(titles[c], fontsize=7)
+            if c == 0:
+                ax.set_ylabel(variant, fontsize=9)
+    fig.suptitle(suptitle, fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = []
+    for suffix in (".png", ".pdf"):
+        target = path.with_suffix(suffix)
+        fig.savefig(target, dpi=130, metadata={"Software": "medattn-bench"} if suffix == ".png" else
+                    {"Creator": "medattn-bench", "CreationDate": None})
+        out.append(target)
+    plt.close(fig)
+    return out

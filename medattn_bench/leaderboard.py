@@ -102,6 +102,38 @@ def _verdict_table(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
+def _localisation_table(d: DatasetAnalysis, a: SuiteAnalysis, figure: str | None) -> list[str]:
+    if not d.localisation:
+        return []
+    st = a.settings
+    level = int(round(100 * st.ci_level))
+    first = next(iter(d.localisation.values()))
+    rows = []
+    for v in a.order:
+        loc = d.localisation.get(v)
+        if loc is None:
+            continue
+        if v == a.baseline:
+            vs = "(baseline)"
+        elif loc.versus is None:
+            vs = "needs ≥ 2 paired splits"
+        else:
+            c = loc.versus
+            vs = (f"{_pts(c.delta)} [{_pts(c.ci_lo)}, {_pts(c.ci_hi)}], p ({st.correction}) {_fmt_p(loc.p_adj)}"
+                  + (" *" if loc.significant else ""))
+        name = f"**{v}**" if loc.significant and loc.versus and loc.versus.delta > 0 else v
+        rows.append([name, f"{_pct(loc.energy[0])} ± {_pct(loc.energy[1])}", f"{_pct(loc.pointing[0])} ± {_pct(loc.pointing[1])}",
+                     f"{_pct(loc.iou[0])} ± {_pct(loc.iou[1])}", vs])
+    headers = ["Variant", "Energy in mask % (mean ± sd over runs)", "Pointing game %", "IoU of top-10 % CAM region %",
+               f"ΔEnergy vs {a.baseline} (points) [{level}% CI]"]
+    out = [f"Localisation ({first.n_images} positive test images per run, Grad-CAM of the positive class on layer4, "
+           f"{first.seconds:.1f} s per run):", "",
+           tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
+    if figure:
+        out += [f"Grad-CAM figure: [{figure}]({figure})", ""]
+    return out
+
+
 def _power_line(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
     p = d.power
     if p is None or not np.isfinite(p.mde):
@@ -232,6 +264,7 @@ def render_suite(a: SuiteAnalysis, figures: dict[str, str] | None = None) -> lis
         lines += [_auc_table(d, a), ""]
         if d.comparisons:
             lines += [_verdict_table(d, a), "", _power_line(d, a), ""]
+        lines += _localisation_table(d, a, (figures or {}).get(f"{a.name}/{name}"))
     lines += _aa_section(a)
     lines += ["### Across data sets", "", _summary(a), ""]
     return lines

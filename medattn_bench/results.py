@@ -79,6 +79,8 @@ class RunRecord(_Model):
     test: TestScores | None = None
     history: list[dict[str, Any]] = Field(default_factory=list)
     cost: dict[str, Any] = Field(default_factory=dict)
+    explain: dict[str, Any] | None = None  # Grad-CAM localisation scores per positive test image
+    weights: dict[str, Any] | None = None  # file and sha256 of the kept state_dict
     time: TimeInfo
     path: str | None = Field(None, exclude=True)  # where it was read from; never written
 

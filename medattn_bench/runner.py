@@ -40,7 +40,8 @@ def plan(suite: Suite, only: dict[str, list[str]] | None = None, records_dir: Pa
                 for init in range(suite.init_seeds):
                     config = {**protocol, "attention": a.model_dump(), "seed": seed, "init_seed": init}
                     spec = RunSpec(suite=suite.name, dataset=d, attention=a, seed=seed, init_seed=init,
-                                   train=suite.train, split=suite.eval.split, epochs=suite.epochs_for(d.name),
+                                   train=suite.train, split=suite.eval.split, cam=suite.eval.cam,
+                                   epochs=suite.epochs_for(d.name),
                                    config=config, config_hash=canonical_hash(config),
                                    path=str(record_path(records_dir, d.name, a.key, seed, init)))
                     spec.status = _status(spec)

@@ -107,8 +107,20 @@ class CostSpec(_Strict):
     warmup: int = Field(2, ge=0)
 
 
+class CamSpec(_Strict):
+    """What each run keeps and measures of what its model looked at."""
+
+    keep_weights: bool | list[int] = Field(False, description="save the final state_dict beside the record (.pt): "
+                                           "true for every run, or a list of split seeds (ResNet-18: 45 MB a run)")
+    localisation: bool = Field(True, description="Grad-CAM localisation scores on data sets with lesion masks")
+    method: Literal["gradcam", "gradcam++"] = "gradcam"
+    top_k: float = Field(0.1, gt=0, le=1, description="share of CAM pixels whose region is compared with the mask")
+    max_images: int = Field(200, ge=1, description="positive test images scored per run (the first by id order)")
+
+
 class EvalSpec(_Strict):
     split: SplitSpec = Field(default_factory=SplitSpec)
+    cam: CamSpec = Field(default_factory=CamSpec)
     stats: StatsSpec = Field(default_factory=StatsSpec)
     cost: CostSpec = Field(default_factory=CostSpec)
 

@@ -49,6 +49,8 @@ class RunOutput:
     scores: np.ndarray  # P(class 1) per test case, float64
     history: list[dict] = field(default_factory=list)  # per-epoch loss and lr
     train_seconds: float = 0.0
+    model: nn.Module | None = None  # the trained model, in eval mode
+    batcher: _Batcher | None = None  # its input normalisation (train-split statistics)
 
 
 def prepare_images(images: torch.Tensor, size: int) -> torch.Tensor:
@@ -168,4 +170,4 @@ def train_and_evaluate(
     scores = predict(model, batcher, test_idx, dev, cfg.eval_batch_size)
     if not np.all(np.isfinite(scores)):
         raise DivergedError("the trained model produced non-finite test scores")
-    return RunOutput(scores=scores, history=history, train_seconds=train_seconds)
+    return RunOutput(scores=scores, history=history, train_seconds=train_seconds, model=model, batcher=batcher)

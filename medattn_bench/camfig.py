@@ -1,0 +1,77 @@
+"""``medattn-bench cam``: the study's Grad-CAM figure from the kept weights of a suite's runs."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from .errors import MedattnError, RecordError
+from .execute import RunSpec, dataset_for, load_weights, split_indices
+from .results import read_record
+
+
+def pick_images(ids: list[str], labels: np.ndarray, test_idx: np.ndarray, n: int) -> list[int]:
+    """``n`` test images, half per class (the positives first), in a fixed pseudo-random order:
+    by the sha1 of their ids, so the choice depends on nothing but the split."""
+    order = sorted((int(i) for i in test_idx), key=lambda i: hashlib.sha1(ids[i].encode()).hexdigest())
+    pos = [i for i in order if labels[i] == 1][: (n + 1) // 2]
+    neg = [i for i in order if labels[i] == 0][: n - len(pos)]
+    return pos + neg
+
+
+def cam_figure_for(runs: list[RunSpec], data_root: str | None, n: int, method: str, out: Path,
+                   suite_name: str) -> tuple[list[Path], float]:
+    """Grad-CAM figure of ``runs`` (one per variant, same data set and split); returns the files
+    and the largest difference between a reloaded model's score and its record's (a check that
+    the figure shows the model the record scores)."""
+    import torch
+
+    from .cam import cam_maps
+    from .engine.device import DeviceInfo
+    from .engine.train import _Batcher, autocast, prepare_images
+    from .figures import cam_figure
+    from .models import resnet18
+
+    first = runs[0]
+    data = dataset_for(first.dataset, data_root)
+    train_idx, test_idx = split_indices(data, first.dataset.name, first.split, first.seed)
+    size = first.train.image_size
+    images = prepare_images(data.images, size)
+    chosen = pick_images(data.ids, data.labels, test_idx, n)
+    titles = [f"{data.classes[data.labels[i]]}\n{data.ids[i].split('/')[-1]}" for i in chosen]
+    shown = images[torch.as_tensor(chosen)].permute(0, 2, 3, 1).numpy()
+    shown = shown[..., 0] if data.images.shape[1] == 1 else shown
+    rows, worst = [], 0.0
+    for spec in runs:
+        rec = read_record(Path(spec.path))
+        if not rec.ok:
+            raise RecordError(f"{spec.path}: run {spec.name} did not succeed; no heat map to show")
+        model = resnet18(spec.attention.name, spec.attention.hparams)
+        load_weights(rec, model)
+        model.eval()
+        dev = DeviceInfo("cpu", "", rec.env["device"]["dtype"], False, torch.get_num_threads(), torch.__version__)
+        batcher = _Batcher(images, train_idx, dev)
+        x = batcher.batch(torch.as_tensor(chosen), None, None)
+        with torch.inference_mode(), autocast(dev):
+            p1 = torch.softmax(model(x).float(), dim=1)[:, 1].double().numpy()
+        stored = dict(zip(rec.test.ids, rec.test.scores))
+        rec_p1 = np.array([stored[data.ids[i]] for i in chosen])
+        worst = max(worst, float(np.abs(p1 - rec_p1).max()))
+        target = torch.as_tensor(data.labels[chosen])
+        maps = cam_maps(model, x.float(), target, method).detach().numpy()
+        prob_true = np.where(data.labels[chosen] == 1, rec_p1, 1 - rec_p1)
+        rows.append((spec.attention.key, list(zip(shown, maps, prob_true.tolist()))))
+    title = (f"{suite_name}, {first.dataset.name}, split seed {first.seed}: {method} on layer4; "
+             "number = P(true class) from the run record")
+    files = cam_figure(rows, titles, out / f"{suite_name}-{first.dataset.name}-cam", title)
+    return files, worst
+
+
+def select_runs(runs: list[RunSpec], dataset: str, seed: int) -> list[RunSpec]:
+    chosen = [r for r in runs if r.dataset.name == dataset and r.seed == seed and r.init_seed == 0]
+    if not chosen:
+        have = sorted({r.dataset.name for r in runs})
+        raise MedattnError(f"--dataset {dataset!r} --seed {seed}: no such run in the suite; data sets: {', '.join(have)}")
+    return chosen
