@@ -4,6 +4,7 @@ each variant with the baseline, power, the A/A check, ranks and costs. Pure and 
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import warnings
 from collections import Counter, defaultdict
@@ -71,6 +72,9 @@ class AAResult:
     decisive_ci: tuple[float, float]
     case_ci: tuple[float, float]
     tau_init: float  # sd of per-split ΔAUC between two initialisations (training noise + cases)
+    n_subsets: int = 0  # every choice of `block` splits out of all (overlapping, so descriptive)
+    decisive_all: float = float("nan")
+    case_delong_all: float = float("nan")  # the case-only test's analytic twin (pooled paired DeLong)
 
 
 @dataclass
@@ -84,6 +88,8 @@ class Localisation:
     pointing: tuple[float, float]
     iou: tuple[float, float]
     seconds: float  # mean CAM time per run
+    method: str
+    layer: str
     versus: Verdict | None = None  # energy vs the baseline, decisive test over splits
     p_adj: float = float("nan")
     significant: bool = False
@@ -198,7 +204,8 @@ def _localisation(variant: str, runs: dict[tuple[int, int], RunRecord]) -> Local
         return None
     return Localisation(variant, len(ok), int(np.mean([r.explain["n_images"] for r in ok])),
                         *(_finite_mean_sd([_loc_means(r, k) for r in ok]) for k in ("energy", "pointing", "iou")),
-                        float(np.mean([r.explain.get("seconds", 0.0) for r in ok])))
+                        float(np.mean([r.explain.get("seconds", 0.0) for r in ok])), ok[0].explain.get("method", "gradcam"),
+                        ok[0].explain.get("layer", "layer4"))
 
 
 def _loc_verdict(a: dict[tuple[int, int], RunRecord], b: dict[tuple[int, int], RunRecord], st: StatsSpec,
@@ -247,9 +254,20 @@ def _aa_result(ds: str, v: str, runs: list[PairedRun], st: StatsSpec) -> AAResul
         r = sps.binomtest(k, len(blocks)).proportion_ci(0.95, method="exact")
         return float(r.low), float(r.high)
 
-    deltas = [split_delta(r)[0] for r in runs]
+    parts = [split_delta(r) for r in runs]
+    deltas = np.array([p[0] for p in parts])
+    variances = np.array([p[1] for p in parts])
+    subsets = list(itertools.combinations(range(len(runs)), block))
+    dec_all = case_all = 0
+    for sub in subsets:
+        sel = list(sub)
+        dec_all += random_effects(deltas[sel], variances[sel], st.ci_level).p < st.alpha
+        z = deltas[sel].mean() / (np.sqrt(variances[sel].sum()) / block)
+        case_all += 2 * sps.norm.sf(abs(z)) < st.alpha
+    n_sub = max(len(subsets), 1)
     return AAResult(ds, v, len(runs), block, len(blocks), dec, case, ci(dec), ci(case),
-                    float(np.std(deltas, ddof=1)) if len(deltas) > 1 else float("nan"))
+                    float(np.std(deltas, ddof=1)) if len(deltas) > 1 else float("nan"), len(subsets),
+                    dec_all / n_sub, case_all / n_sub)
 
 
 def _cost_of(records: list[RunRecord]) -> dict | None:

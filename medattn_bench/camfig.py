@@ -22,7 +22,7 @@ def pick_images(ids: list[str], labels: np.ndarray, test_idx: np.ndarray, n: int
 
 
 def cam_figure_for(runs: list[RunSpec], data_root: str | None, n: int, method: str, out: Path,
-                   suite_name: str) -> tuple[list[Path], float]:
+                   suite_name: str, layer: str = "layer4") -> tuple[list[Path], float]:
     """Grad-CAM figure of ``runs`` (one per variant, same data set and split); returns the files
     and the largest difference between a reloaded model's score and its record's (a check that
     the figure shows the model the record scores)."""
@@ -60,10 +60,10 @@ def cam_figure_for(runs: list[RunSpec], data_root: str | None, n: int, method: s
         rec_p1 = np.array([stored[data.ids[i]] for i in chosen])
         worst = max(worst, float(np.abs(p1 - rec_p1).max()))
         target = torch.as_tensor(data.labels[chosen])
-        maps = cam_maps(model, x.float(), target, method).detach().numpy()
+        maps = cam_maps(model, x.float(), target, method, getattr(model, layer)).detach().numpy()
         prob_true = np.where(data.labels[chosen] == 1, rec_p1, 1 - rec_p1)
         rows.append((spec.attention.key, list(zip(shown, maps, prob_true.tolist()))))
-    title = (f"{suite_name}, {first.dataset.name}, split seed {first.seed}: {method} on layer4; "
+    title = (f"{suite_name}, {first.dataset.name}, split seed {first.seed}: {method} on {layer}; "
              "number = P(true class) from the run record")
     files = cam_figure(rows, titles, out / f"{suite_name}-{first.dataset.name}-cam", title)
     return files, worst

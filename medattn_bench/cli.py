@@ -193,7 +193,7 @@ def cam(
     _plugins(plugin)
     s = load_suite(suite, set_ or [])
     runs = select_runs(plan(s, records_dir=records), dataset, seed)
-    files, worst = cam_figure_for(runs, data_root or s.data_root, n, method, out, s.name)
+    files, worst = cam_figure_for(runs, data_root or s.data_root, n, method, out, s.name, s.eval.cam.layer)
     typer.echo(f"wrote {', '.join(str(f) for f in files)}; reloaded weights reproduce the recorded scores "
                f"(largest difference {worst:.2g})")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from tabulate import tabulate
 
 from .analysis import TESTS, group, paired_runs
@@ -43,8 +44,7 @@ def compare_report(records_dir: Path, a: str, b: str, dataset: str | None = None
         for seed, r in zip(seeds, runs):
             one = paired_comparison([r], st.n_resamples, st.ci_level, st.ci_method, st.seed)
             delta, var = split_delta(r)
-            auc_a = sum(delong_ci(r.labels, s).auc for s in r.scores_a.reshape(-1, len(r.labels))) / len(r.scores_a.reshape(-1, len(r.labels)))
-            auc_b = sum(delong_ci(r.labels, s).auc for s in r.scores_b.reshape(-1, len(r.labels))) / len(r.scores_b.reshape(-1, len(r.labels)))
+            auc_a, auc_b = (np.mean([delong_ci(r.labels, s).auc for s in np.atleast_2d(x)]) for x in (r.scores_a, r.scores_b))
             rows.append([seed, len(r.labels), f"{100 * auc_a:.2f}", f"{100 * auc_b:.2f}", f"{100 * delta:+.2f}",
                          f"{100 * var ** 0.5:.2f}", f"[{100 * one.ci_lo:+.2f}, {100 * one.ci_hi:+.2f}]",
                          f"{one.p_bootstrap:.3f}", f"{one.p_delong:.4f}"])

@@ -225,9 +225,9 @@ def explain_run(model, batcher, data, test_idx: np.ndarray, cam, image_size: int
     maps = []
     for chunk in torch.as_tensor(idx).split(64):
         x = batcher.batch(chunk.to(batcher.images.device), None, None).float()
-        maps.append(cam_maps(model, x, 1, cam.method).cpu())
+        maps.append(cam_maps(model, x, 1, cam.method, getattr(model, cam.layer)).cpu())
     scores = localisation(torch.cat(maps).numpy(), masks[:, 0].bool().numpy(), cam.top_k)
-    return {"method": cam.method, "layer": "layer4", "target": "positive class on positive test images",
+    return {"method": cam.method, "layer": cam.layer, "target": "positive class on positive test images",
             "top_k": cam.top_k, "n_images": int(len(idx)), "ids": [data.ids[i] for i in idx],
             **{k: [None if not np.isfinite(v) else float(v) for v in arr] for k, arr in scores.items()},
             "seconds": round(time.perf_counter() - t0, 3)}

@@ -32,8 +32,13 @@ def _seed_label(key: tuple[int, int], inits: bool) -> str:
     return f"Seed {key[0]}" + (f"/{key[1]}" if inits else "")
 
 
+MAX_SEED_COLUMNS = 6
+
+
 def _auc_table(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
     inits = any(k[1] for k in d.keys)
+    if len(d.keys) > MAX_SEED_COLUMNS:  # many splits (A/A, k-fold): the range instead of a column each
+        return _auc_table_compact(d, a)
     ref = a.info.paper_reference.get(d.name, {})
     level = int(round(100 * a.settings.ci_level))
     headers = ["Variant"] + [f"{_seed_label(k, inits)} AUC % [{level}% DeLong CI]" for k in d.keys] + ["Mean ± sd", "ECE % (mean ± sd)",
@@ -67,7 +72,22 @@ def _auc_table(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
 
 
-def _verdict_text(row: Any, power: Any) -> str:
+def _auc_table_compact(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
+    rows = []
+    for v in a.order:
+        s = d.variants.get(v)
+        if s is None:
+            continue
+        aucs = [r.metrics.auc for r in s.cells.values() if r is not None]
+        failed = sum(r is None for r in s.cells.values())
+        rows.append([v, f"{len(aucs)}" + (f" ({failed} failed)" if failed else ""),
+                     f"{_pct(min(aucs))}–{_pct(max(aucs))}" if aucs else "–", f"{_pct(s.mean)} ± {_pct(s.sd)}",
+                     f"{_pct(s.ece[0])} ± {_pct(s.ece[1])}", "–" if not np.isfinite(s.brier[0]) else f"{s.brier[0]:.3f}"])
+    return tabulate(rows, ["Variant", "Runs", "AUC % range over runs", "Mean ± sd", "ECE % (mean ± sd)", "Brier (mean)"],
+                    tablefmt="github", disable_numparse=True)
+
+
+def _verdict_text(row: Any) -> str:
     if row.decisive is None:
         return "–"
     if row.significant:
@@ -96,7 +116,7 @@ def _verdict_table(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
         c, s, co = row.decisive, row.secondary, row.case_only
         star = " *" if row.significant else ""
         rows.append([v, f"{_pts(c.delta)} [{_pts(c.ci_lo)}, {_pts(c.ci_hi)}]", _fmt_p(row.p_adj) + star,
-                     "–" if not np.isfinite(c.tau) else f"{100 * c.tau:.1f}", _verdict_text(row, d.power),
+                     "–" if not np.isfinite(c.tau) else f"{100 * c.tau:.1f}", _verdict_text(row),
                      _fmt_p(s.p) if s else "–",
                      f"{_pts(co.delta)} [{_pts(co.ci_lo)}, {_pts(co.ci_hi)}], p {_fmt_p(co.p_bootstrap, 2)}" if co else "–"])
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
@@ -107,7 +127,7 @@ def _localisation_table(d: DatasetAnalysis, a: SuiteAnalysis, figure: str | None
         return []
     st = a.settings
     level = int(round(100 * st.ci_level))
-    first = next(iter(d.localisation.values()))
+    first = next(d.localisation[v] for v in a.order if v in d.localisation)  # fixed order: a pure render
     rows = []
     for v in a.order:
         loc = d.localisation.get(v)
@@ -126,8 +146,8 @@ def _localisation_table(d: DatasetAnalysis, a: SuiteAnalysis, figure: str | None
                      f"{_pct(loc.iou[0])} ± {_pct(loc.iou[1])}", vs])
     headers = ["Variant", "Energy in mask % (mean ± sd over runs)", "Pointing game %", "IoU of top-10 % CAM region %",
                f"ΔEnergy vs {a.baseline} (points) [{level}% CI]"]
-    out = [f"Localisation ({first.n_images} positive test images per run, Grad-CAM of the positive class on layer4, "
-           f"{first.seconds:.1f} s per run):", "",
+    out = [f"Localisation ({first.n_images} positive test images per run, {first.method} of the positive class on "
+           f"{first.layer}, {first.seconds:.2f} s per run):", "",
            tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
     if figure:
         out += [f"Grad-CAM figure: [{figure}]({figure})", ""]
@@ -193,13 +213,16 @@ def _aa_section(a: SuiteAnalysis) -> list[str]:
              f"{r.decisive_hits}/{r.n_blocks} = {r.decisive_hits / r.n_blocks:.2f} [{r.decisive_ci[0]:.2f}, "
              f"{r.decisive_ci[1]:.2f}]",
              f"{r.case_hits}/{r.n_blocks} = {r.case_hits / r.n_blocks:.2f} [{r.case_ci[0]:.2f}, {r.case_ci[1]:.2f}]",
+             f"{r.decisive_all:.3f} / {r.case_delong_all:.3f} over {r.n_subsets:,}",
              f"{100 * r.tau_init:.1f}"] for r in a.aa if r.n_blocks]
     return ["### A/A check: the baseline against itself", "",
             f"Rows that train exactly the baseline's recipe with other initialisations. The splits are cut into "
             f"disjoint blocks of {st.aa_block}, each block one simulated suite; every rejection at α = {st.alpha} is a "
             "false positive. Binomial 95 % CIs (Clopper-Pearson).", "",
             tabulate(rows, ["Data set", "Copy", "Splits", "Tests", f"False-positive rate, decisive ({TESTS[st.test]})",
-                            "False-positive rate, case-only bootstrap", "sd of per-split ΔAUC (points)"],
+                            "False-positive rate, case-only bootstrap",
+                            f"Rate over every {st.aa_block} of the splits (overlapping, descriptive): decisive / case-only DeLong",
+                            "sd of per-split ΔAUC (points)"],
                      tablefmt="github", disable_numparse=True), ""]
 
 

@@ -114,6 +114,9 @@ class CamSpec(_Strict):
                                            "true for every run, or a list of split seeds (ResNet-18: 45 MB a run)")
     localisation: bool = Field(True, description="Grad-CAM localisation scores on data sets with lesion masks")
     method: Literal["gradcam", "gradcam++"] = "gradcam"
+    layer: Literal["layer1", "layer2", "layer3", "layer4"] = Field(
+        "layer4", description="ResNet stage the CAM is taken on: layer4 as in the study (7x7 at 224 px; a 1x1 map, "
+        "so a flat CAM, below 64 px); layer2 is 4x4 at 32 px")
     top_k: float = Field(0.1, gt=0, le=1, description="share of CAM pixels whose region is compared with the mask")
     max_images: int = Field(200, ge=1, description="positive test images scored per run (the first by id order)")
 

@@ -1,7 +1,6 @@
 """Grad-CAM and localisation: a CAM lands where the model looks, scores equal hand computation,
 the figure has the study's grid, and kept weights reload to the very model the record scores."""
 
-import json
 from pathlib import Path
 
 import numpy as np

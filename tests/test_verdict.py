@@ -38,7 +38,7 @@ MC = 2 * np.sqrt(0.05 * 0.95 / REPS)  # two Monte-Carlo standard errors of a 5 %
 @pytest.mark.parametrize("tau", [0.0, 0.01, 0.02])
 def test_decisive_test_holds_alpha_and_covers_under_training_noise(tau):
     rng = np.random.default_rng(int(tau * 1000) + 7)
-    rej = cover = rej_boot = rej_case = 0
+    rej = cover = rej_boot = 0
     for _ in range(REPS):
         runs = [_split(rng, 100, tau) for _ in range(3)]
         v = verdict(runs)
