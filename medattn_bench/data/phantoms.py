@@ -94,10 +94,13 @@ def _cxr(rng: np.random.Generator, size: int, positive: bool, d: float) -> tuple
     # Patchy opacities: thresholded smooth noise inside the lungs; normal films get faint ones too.
     field = _smooth_noise(rng, size, 0.07)
     c = _conspicuity(rng, positive, d)
-    mask = (field > 1.7 - 1.5 * c) & lungs
+    core = (field > 1.7 - 1.5 * c) & lungs
     strength = 0.05 + 0.4 * c
-    img = img + strength * ndimage.gaussian_filter(mask.astype(float), 1.0)
-    return img[None], mask if c > 0 else np.zeros_like(mask)
+    blurred = ndimage.gaussian_filter(core.astype(float), 1.0)
+    img = img + strength * blurred
+    # The mask is where the opacity changes the image (10 % of its peak), not only its core: a
+    # blurred halo outside the mask would let the class leak past a localisation score.
+    return img[None], (blurred > 0.1) if c > 0 else np.zeros_like(core)
 
 
 def _mri(rng: np.random.Generator, size: int, positive: bool, d: float) -> tuple[np.ndarray, np.ndarray]:
@@ -124,7 +127,7 @@ def _mri(rng: np.random.Generator, size: int, positive: bool, d: float) -> tuple
                 break
         mass = _blob(yy, xx, cy, cx, r)
         img = img + (0.1 + 0.45 * c) * mass * brain
-        mask = (mass > 0.5) & brain
+        mask = (mass > 0.1) & brain  # where the mass changes the image, not its half-maximum core
     return img[None], mask
 
 
@@ -143,9 +146,10 @@ def _ct(rng: np.random.Generator, size: int, positive: bool, d: float) -> tuple[
     c = _conspicuity(rng, positive, d)
     if c > 0:  # ground-glass: hazy patches, mostly peripheral
         field = _smooth_noise(rng, size, 0.08) + 0.8 * np.abs(xx)
-        mask = (field > 1.9 - 0.9 * c) & lungs
-        haze = ndimage.gaussian_filter(mask.astype(float), 1.2)
+        core = (field > 1.9 - 0.9 * c) & lungs
+        haze = ndimage.gaussian_filter(core.astype(float), 1.2)
         img = img + (0.06 + 0.3 * c) * haze
+        mask = haze > 0.1  # the haze's whole footprint (10 % of its peak), halo included
     return img[None], mask
 
 
