@@ -189,7 +189,10 @@ def _story(variants: dict[str, dict[tuple[int, int], RunRecord]]) -> dict[str, A
         if entries:
             out[f"{what}_would_leak"] = statistics.fmean(e.get("would_leak_without_grouping", 0) for e in entries)
             n_test = r0.data.get("n_test") or 1
-            out[f"{what}_moved_share"] = statistics.fmean(e.get("test_images_moved", 0) for e in entries) / n_test
+            cut = [e["test_images_in_groups_a_blind_split_cuts"] for e in entries
+                   if "test_images_in_groups_a_blind_split_cuts" in e]
+            if cut:
+                out[f"{what}_moved_share"] = statistics.fmean(cut) / n_test
     return out
 
 
@@ -320,7 +323,10 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
             comps[v] = row
             if not base or (row.mixed and not allow_mixed):
                 continue
-            pr, _ = paired_runs(runs, base, f"{ds_name}: {v} vs {baseline}")
+            # Only runs of the baseline's reference protocol pair with each other (a suite being
+            # re-run under a new split holds records of both); --allow-mixed pairs everything.
+            base_ref = base if allow_mixed else {k: r for k, r in base.items() if r.protocol_hash == ref_hash}
+            pr, _ = paired_runs(runs, base_ref, f"{ds_name}: {v} vs {baseline}")
             if not pr:
                 continue
             if _is_aa(runs, base):

@@ -51,8 +51,12 @@ def cam_figure_for(runs: list[RunSpec], data_root: str | None, n: int, method: s
         model = resnet18(spec.attention.name, spec.attention.hparams)
         load_weights(rec, model)
         model.eval()
-        dev = DeviceInfo("cpu", "", rec.env["device"]["dtype"], False, torch.get_num_threads(), torch.__version__)
+        # the run's own precision and memory format: bf16 results depend on both
+        d = rec.env["device"]
+        dev = DeviceInfo("cpu", "", d["dtype"], d["channels_last"], torch.get_num_threads(), torch.__version__)
         batcher = _Batcher(images, train_idx, dev)
+        if dev.channels_last:
+            model = model.to(memory_format=torch.channels_last)
         x = batcher.batch(torch.as_tensor(chosen), None, None)
         with torch.inference_mode(), autocast(dev):
             p1 = torch.softmax(model(x).float(), dim=1)[:, 1].double().numpy()

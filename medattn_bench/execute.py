@@ -102,8 +102,8 @@ def _leakage(data, name: str, split: SplitSpec, seed: int, train_idx: np.ndarray
             ntr, nte = naive
             crossing = set(arr[ntr].tolist()) & set(arr[nte].tolist())
             entry["would_leak_without_grouping"] = len(crossing)
-            # test images whose group the grouping moved: test now, but not in the blind split's test set
-            entry["test_images_moved"] = int(len(set(test_idx.tolist()) - set(nte.tolist())))
+            # this run's test images whose group a group-blind split would have cut in two
+            entry["test_images_in_groups_a_blind_split_cuts"] = int(sum(g in crossing for g in arr[test_idx].tolist()))
         out[what] = entry
     if data.patients is not None:
         out["patient_groups"] = int(len(np.unique(data.patients)))

@@ -176,8 +176,9 @@ def _story_line(d: DatasetAnalysis) -> str:
         parts.append(f"{s['duplicate_groups']} duplicate groups")
     for what, label in (("patients", "patient"), ("duplicates", "duplicate")):
         if f"{what}_would_leak" in s:
-            parts.append(f"a group-blind split would put {s[f'{what}_would_leak']:.0f} {label} groups on both sides "
-                         f"(grouping moved {100 * s[f'{what}_moved_share']:.0f} % of test images)")
+            moved = (f" ({100 * s[f'{what}_moved_share']:.0f} % of test images belong to such groups)"
+                     if f"{what}_moved_share" in s else "")
+            parts.append(f"a group-blind split would put {s[f'{what}_would_leak']:.0f} {label} groups on both sides{moved}")
     parts.append(f"content hash {', '.join(s.get('content_hash', []))}")
     return "Data: " + "; ".join(parts) + "."
 

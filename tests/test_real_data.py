@@ -95,6 +95,14 @@ def test_shared_patients_stay_on_one_side_of_every_split(shared_datasets, name):
             leaks_naive += len(set(ds.patients[ntr]) & set(ds.patients[nte]))
     assert leaks_naive > 0
     assert len(np.unique(split_groups(ds, SplitSpec()))) < len(np.unique(ds.groups))
+    from medattn_bench.execute import _leakage
+
+    tr, te = split_indices(ds, name, SplitSpec(), 0)
+    leak = _leakage(ds, name, SplitSpec(), 0, tr, te)["patients"]
+    ntr, nte = split_indices(ds, name, SplitSpec(patient_groups=False, group_duplicates=False), 0)
+    cut = set(ds.patients[ntr]) & set(ds.patients[nte])
+    assert leak["crossing_split"] == 0 and leak["would_leak_without_grouping"] == len(cut) > 0
+    assert leak["test_images_in_groups_a_blind_split_cuts"] == sum(p in cut for p in ds.patients[te])
 
 
 def test_kfold_tests_each_image_once_per_repeat(shared_datasets):
