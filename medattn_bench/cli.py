@@ -57,7 +57,7 @@ def run(
     """Train and evaluate every (data set, attention, seed) of SUITE; skips runs already recorded."""
     from tabulate import tabulate
 
-    from .runner import parse_only, plan, run_suite, write_suite_settings
+    from .runner import parse_only, plan, run_suite
     from .suite import load_suite
 
     _plugins(plugin)
@@ -65,7 +65,6 @@ def run(
     runs = plan(s, parse_only(only or []), records)
     if not runs:
         _fail(f"--only {' '.join(only or [])}: no run of {suite} matches")
-    write_suite_settings(s, str(suite), set_ or [], records)
     if dry_run:
         rows = [[r.dataset.name, r.attention.key, r.seed, r.init_seed, r.epochs, r.status, r.path] for r in runs]
         typer.echo(tabulate(rows, ["dataset", "attention", "seed", "init", "epochs", "status", "record"], tablefmt="simple"))

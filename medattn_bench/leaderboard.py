@@ -158,11 +158,13 @@ def _power_line(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
     p = d.power
     if p is None or not np.isfinite(p.mde):
         return "Power: needs at least 2 paired splits."
-    need = f"{p.seeds_for_one_point}" if p.seeds_for_one_point else "more than 500"
+    need = f"about {p.seeds_for_one_point}" if p.seeds_for_one_point else "more than 500"
+    mde = (f"**{100 * p.mde:.1f} points**" if p.mde < 1 else
+           f"**{100 * p.mde:.0f} points, more than any ΔAUC can be** (t on {p.n_splits - 1} df at a Holm-sized α)")
     return (f"Power: with {p.n_splits} splits and a between-split sd of ΔAUC of {100 * p.split_sd:.1f} points, the "
             f"smallest ΔAUC this suite detects with {100 * p.power:.0f} % power at α = {a.settings.alpha}/"
-            f"{a.n_comparisons} (two-sided) is **{100 * p.mde:.1f} points**; detecting 1 point would take about "
-            f"{need} splits. A difference below it reads \"not resolvable with this suite\", never as a ranking.")
+            f"{a.n_comparisons} (two-sided) is {mde}; detecting 1 point would take {need} splits. A difference "
+            "below it reads \"not resolvable with this suite\", never as a ranking.")
 
 
 def _story_line(d: DatasetAnalysis) -> str:

@@ -123,6 +123,9 @@ def test_dry_run_marks_done_rows_and_only_filters(tmp_path, capsys):
     rows = {tuple(line.split()[:2]): line for line in result.output.splitlines() if line.startswith("phantom_ct")}
     assert "done" in rows[("phantom_ct", "none")] and "todo" in rows[("phantom_ct", "se")]
     assert "2 runs, 1 done, 1 to do" in result.output
+    fresh = tmp_path / "fresh"
+    assert runner.invoke(cli.app, ["run", str(suite), "--records", str(fresh), "--dry-run"]).exit_code == 0
+    assert not fresh.exists()  # a dry run writes nothing
     status = runner.invoke(cli.app, ["status", str(suite), "--records", str(rec)])
     assert status.exit_code == 0, status.output
     assert "1 done, 1 todo (2 runs)" in status.output and "phantom_ct/se/seed0" in status.output
