@@ -8,6 +8,14 @@ import zlib
 import numpy as np
 
 
+def _group_table(labels: np.ndarray, groups: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each sample's group index, each group's size, and each group's class (its members' majority)."""
+    groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
+    _, inverse = np.unique(groups, return_inverse=True)
+    sizes = np.bincount(inverse)
+    return inverse, sizes, np.rint(np.bincount(inverse, weights=labels) / sizes).astype(int)
+
+
 def stratified_split(
     labels: np.ndarray, dataset: str, seed: int, test_fraction: float = 0.2, groups: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -19,12 +27,9 @@ def stratified_split(
     labels = np.asarray(labels)
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
     rng = np.random.default_rng([zlib.crc32(dataset.encode()), seed])
-    uniq, inverse = np.unique(groups, return_inverse=True)
-    sizes = np.bincount(inverse)
-    group_label = np.rint(np.bincount(inverse, weights=labels) / sizes).astype(int)
-    test_groups = np.zeros(len(uniq), dtype=bool)
+    inverse, sizes, group_label = _group_table(labels, groups)
+    test_groups = np.zeros(len(sizes), dtype=bool)
     for cls in np.unique(labels):
         members = np.flatnonzero(group_label == cls)
         members = members[rng.permutation(len(members))]
@@ -60,12 +65,9 @@ def kfold_split(labels: np.ndarray, dataset: str, repeat: int, fold: int, folds:
     labels = np.asarray(labels)
     if not 0 <= fold < folds:
         raise ValueError(f"fold must be in [0, {folds}), got {fold}")
-    groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
     rng = np.random.default_rng([zlib.crc32(dataset.encode()), repeat, 1_000_003])
-    uniq, inverse = np.unique(groups, return_inverse=True)
-    sizes = np.bincount(inverse)
-    group_label = np.rint(np.bincount(inverse, weights=labels) / sizes).astype(int)
-    fold_of = np.empty(len(uniq), dtype=int)
+    inverse, sizes, group_label = _group_table(labels, groups)
+    fold_of = np.empty(len(sizes), dtype=int)
     for cls in np.unique(labels):
         members = np.flatnonzero(group_label == cls)
         members = members[rng.permutation(len(members))]
