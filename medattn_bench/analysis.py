@@ -23,6 +23,8 @@ from .suite import StatsSpec
 TESTS = {"random_effects": "random effects (DerSimonian-Laird τ², Hartung-Knapp t)",
          "split_bootstrap": "bootstrap over splits"}
 
+MAX_AA_SUBSETS = 2000
+
 # suite -> data set -> variant -> (split seed, init seed) -> record
 Grouped = dict[str, dict[str, dict[str, dict[tuple[int, int], RunRecord]]]]
 
@@ -75,6 +77,7 @@ class AAResult:
     n_subsets: int = 0  # every choice of `block` splits out of all (overlapping, so descriptive)
     decisive_all: float = float("nan")
     case_delong_all: float = float("nan")  # the case-only test's analytic twin (pooled paired DeLong)
+    n_subsets_all: int = 0  # how many there are; at most MAX_AA_SUBSETS of them (seeded) are tested
 
 
 @dataclass
@@ -261,6 +264,10 @@ def _aa_result(ds: str, v: str, runs: list[PairedRun], st: StatsSpec) -> AAResul
     deltas = np.array([p[0] for p in parts])
     variances = np.array([p[1] for p in parts])
     subsets = list(itertools.combinations(range(len(runs)), block))
+    n_all = len(subsets)
+    if n_all > MAX_AA_SUBSETS:  # a seeded sample keeps the render (and CI's board check) fast
+        pick = np.random.default_rng(st.seed).choice(n_all, MAX_AA_SUBSETS, replace=False)
+        subsets = [subsets[i] for i in sorted(pick)]
     dec_all = case_all = 0
     for sub in subsets:
         sel = list(sub)
@@ -270,7 +277,7 @@ def _aa_result(ds: str, v: str, runs: list[PairedRun], st: StatsSpec) -> AAResul
     n_sub = max(len(subsets), 1)
     return AAResult(ds, v, len(runs), block, len(blocks), dec, case, ci(dec), ci(case),
                     float(np.std(deltas, ddof=1)) if len(deltas) > 1 else float("nan"), len(subsets),
-                    dec_all / n_sub, case_all / n_sub)
+                    dec_all / n_sub, case_all / n_sub, n_all)
 
 
 def _cost_of(records: list[RunRecord]) -> dict | None:

@@ -216,7 +216,8 @@ def _aa_section(a: SuiteAnalysis) -> list[str]:
              f"{r.decisive_hits}/{r.n_blocks} = {r.decisive_hits / r.n_blocks:.2f} [{r.decisive_ci[0]:.2f}, "
              f"{r.decisive_ci[1]:.2f}]",
              f"{r.case_hits}/{r.n_blocks} = {r.case_hits / r.n_blocks:.2f} [{r.case_ci[0]:.2f}, {r.case_ci[1]:.2f}]",
-             f"{r.decisive_all:.3f} / {r.case_delong_all:.3f} over {r.n_subsets:,}",
+             f"{r.decisive_all:.3f} / {r.case_delong_all:.3f} over "
+             + (f"{r.n_subsets:,}" if r.n_subsets == r.n_subsets_all else f"{r.n_subsets:,} of {r.n_subsets_all:,} (seeded sample)"),
              f"{100 * r.tau_init:.1f}"] for r in a.aa if r.n_blocks]
     return ["### A/A check: the baseline against itself", "",
             f"Rows that train exactly the baseline's recipe with other initialisations. The splits are cut into "
