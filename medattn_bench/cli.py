@@ -60,8 +60,9 @@ def run(
     from .runner import parse_only, plan, run_suite
     from .suite import load_suite
 
-    _plugins(plugin)
-    s = load_suite(suite, set_ or [])
+    if not dry_run:  # planning imports no model code (no torch, no plugin): a dry run answers at once
+        _plugins(plugin)
+    s = load_suite(suite, set_ or [], check=not dry_run, plugins_given=bool(plugin))
     runs = plan(s, parse_only(only or []), records)
     if not runs:
         _fail(f"--only {' '.join(only or [])}: no run of {suite} matches")

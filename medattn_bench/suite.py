@@ -312,9 +312,13 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     return model
 
 
-def load_suite(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Suite:
+def load_suite(path: str | Path, overrides: list[str] | tuple[str, ...] = (), check: bool = True,
+               plugins_given: bool = False) -> Suite:
     """Read, merge includes, apply ``--set`` overrides, validate, and check names against the
-    registries (after importing the suite's plugins)."""
+    registries (after importing the suite's plugins). With ``check=False`` (planning), names are
+    checked without importing torch or any plugin: built-in names, and block names that an
+    installed entry point, the suite's ``plugins:`` or ``--plugin`` (``plugins_given``) may provide
+    are accepted; hyper-parameters and plugin contracts are checked when the runs start."""
     path = Path(path)
     raw = _read_yaml(path)
     for expr in overrides:
@@ -323,8 +327,26 @@ def load_suite(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) ->
         suite = Suite.model_validate(raw)
     except ValidationError as err:
         raise SuiteError(_error_lines(path, err)) from None
-    check_names(suite, path)
+    if check:
+        check_names(suite, path)
+    else:
+        check_names_light(suite, path, plugins_given)
     return suite
+
+
+def check_names_light(suite: Suite, path: Path, plugins_given: bool = False) -> None:
+    from .names import BUILTIN_ATTENTION, BUILTIN_DATASETS, plugin_sources, unknown
+
+    for i, d in enumerate(suite.datasets):
+        if d.name not in BUILTIN_DATASETS:
+            raise SuiteError(f"{path}: datasets.{i}.name: {unknown('data set', d.name, BUILTIN_DATASETS)}")
+    may_be_plugin = plugins_given or bool(suite.plugins) or plugin_sources()
+    for i, a in enumerate(suite.attention):
+        if a.name not in BUILTIN_ATTENTION and not may_be_plugin:
+            raise SuiteError(f"{path}: attention.{i}.name: {unknown('attention block', a.name, BUILTIN_ATTENTION)}")
+    if suite.eval.stats.baseline not in [a.key for a in suite.attention]:
+        raise SuiteError(f"{path}: eval.stats.baseline: {suite.eval.stats.baseline!r} is not one of the attention rows "
+                         f"{[a.key for a in suite.attention]}")
 
 
 def check_names(suite: Suite, path: Path) -> None:

@@ -53,3 +53,43 @@ def test_init_seeds_and_offsets_plan_distinct_initialisations(tmp_path):
     assert [r.torch_seed for r in first] == [0, 1]  # the wave-1 matrix: split seed = init seed
     assert len({r.torch_seed for r in runs}) == 8  # every model starts from its own initialisation
     assert {Path(r.path).name for r in runs} == {"seed0.json", "seed1.json", "seed0-init1.json", "seed1-init1.json"}
+
+
+def test_builtin_name_lists_match_the_registries():
+    from medattn_bench.attention import ATTENTION
+    from medattn_bench.data import DATASETS
+    from medattn_bench.names import BUILTIN_ATTENTION, BUILTIN_DATASETS
+
+    assert sorted(BUILTIN_ATTENTION) == sorted(e.name for e in ATTENTION.entries() if e.origin == "built-in")
+    assert sorted(BUILTIN_DATASETS) == DATASETS.names()
+
+
+def test_dry_run_imports_no_model_code():
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    code = ("import sys; sys.argv = ['medattn-bench', 'run', 'suites/paper.yaml', '--dry-run']\n"
+            "from medattn_bench import cli\n"
+            "try:\n    cli.app()\nexcept SystemExit:\n    pass\n"
+            "print('TORCH' if 'torch' in sys.modules else 'NO TORCH')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().endswith("NO TORCH"), out.stdout + out.stderr
+    assert "48 runs" in out.stdout
+
+
+def test_light_name_check(tmp_path, monkeypatch):
+    import pytest
+
+    from medattn_bench import names
+    from medattn_bench.errors import SuiteError
+
+    p = tmp_path / "s.yaml"
+    p.write_text("name: s\ndatasets: [{name: phantom_ct}]\nattention: [{name: none}, {name: cbma}]\n")
+    monkeypatch.setattr(names, "plugin_sources", lambda: False)
+    with pytest.raises(SuiteError, match=r"attention\.1\.name: unknown attention block 'cbma'\. Did you mean 'cbam'"):
+        load_suite(p, check=False)
+    assert load_suite(p, check=False, plugins_given=True).attention[1].name == "cbma"  # a plugin may provide it
+    p.write_text("name: s\ndatasets: [{name: phantom_cr}]\nattention: [{name: none}]\n")
+    with pytest.raises(SuiteError, match=r"datasets\.0\.name: unknown data set 'phantom_cr'\. Did you mean 'phantom_cxr'"):
+        load_suite(p, check=False)
