@@ -460,6 +460,20 @@ def data_audit(target: Annotated[str, typer.Argument(help="A data set name (skin
     typer.echo(f"{name} at {root}: {len(ds)} images; {s['groups']} duplicate groups holding {s['images_in_groups']} "
                f"images ({n_exact} sets of pixel-identical images); {s['cross_label']} groups cross labels, "
                f"{s['cross_official_split']} cross the official split")
+    pats = ds.meta.get("patients")
+    if pats:
+        line = (f"{pats['patients']} patients or source cases named by the files, {pats['with_several_images']} with "
+                f"several images ({pats['images_of_those']} images)")
+        if split is not None:
+            line += f"; {pats['cross_official_split']} of them with images on both sides of the official split"
+        typer.echo(line)
+        if split is not None and pats["cross_official_split"]:
+            sides: dict[int, set] = {}
+            for p, sp in zip(ds.patients.tolist(), split.tolist()):
+                sides.setdefault(p, set()).add("test" if sp == "test" else "train")
+            example = {p: ds.ids[i] for i, p in reversed(list(enumerate(ds.patients.tolist())))}
+            crossing = [example[p] for p, v in sorted(sides.items()) if len(v) > 1]
+            typer.echo("  e.g. " + ", ".join(crossing[:show]) + (" ..." if len(crossing) > show else ""))
     uniq, counts = np.unique(groups, return_counts=True)
     listed = 0
     for g in uniq[np.argsort(-counts, kind="stable")]:

@@ -330,3 +330,17 @@ def test_data_info_and_audit_commands(shared_datasets):
     assert audit.output.count("- group of ") == 3 and "crosses official split" in audit.output
     strict = runner.invoke(cli.app, ["data", "audit", str(shared_datasets / "mri"), "--threshold", "0"])
     assert strict.exit_code == 0 and strict.output != audit.output
+
+
+def test_data_audit_reports_patients(shared_datasets):
+    from typer.testing import CliRunner
+
+    from medattn_bench import cli
+
+    out = CliRunner().invoke(cli.app, ["data", "audit", "cxr", "--data-root", str(shared_datasets), "--show", "2"])
+    assert out.exit_code == 0, out.output
+    ds = load_dataset("cxr", {"size": 64, "skip_corrupt": True, "hash_threshold": 8}, str(shared_datasets))
+    p = ds.meta["patients"]
+    assert p["patients"] > 100 and p["with_several_images"] > 20
+    assert (f"{p['patients']} patients or source cases named by the files, {p['with_several_images']} with several "
+            f"images ({p['images_of_those']} images); {p['cross_official_split']} of them with images on both sides") in out.output
