@@ -18,9 +18,9 @@ def unknown(kind: str, name: str, names: tuple[str, ...]) -> str:
     return f"unknown {kind} {name!r}.{hint} Available: {', '.join(sorted(names))}"
 
 
-def plugin_sources() -> bool:
-    """Whether any installed distribution declares attention-block entry points (read from
-    metadata; nothing is imported)."""
+def entry_point_names() -> tuple[str, ...]:
+    """Names of the installed ``medattn_bench.attention`` entry points (read from metadata; nothing
+    is imported). By convention an entry point is named after the block it provides."""
     from importlib import metadata
 
-    return bool(metadata.entry_points(group="medattn_bench.attention"))
+    return tuple(ep.name for ep in metadata.entry_points(group="medattn_bench.attention"))

@@ -24,8 +24,16 @@ _loaded: dict[str, str] = {}  # module or entry point -> origin, so a second req
 _entry_points_done = False
 
 
+def _builtins_first() -> None:
+    # A plugin module imports medattn_bench.attention; if that import happened inside
+    # registering_from(plugin), every built-in block would be recorded as the plugin's.
+    from . import attention  # noqa: F401
+
+
 def load_plugins(modules: list[str] | tuple[str, ...], source: str = "--plugin") -> None:
     """Import each module in ``modules`` (its blocks register on import)."""
+    if modules:
+        _builtins_first()
     for mod in modules:
         if mod in _loaded:
             continue
@@ -48,7 +56,10 @@ def discover_entry_points() -> None:
     if _entry_points_done:
         return
     _entry_points_done = True
-    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+    eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
+    if eps:
+        _builtins_first()
+    for ep in eps:
         dist = ep.dist
         origin = f"{dist.name} {dist.version}" if dist is not None else f"entry point {ep.value}"
         if ep.value in _loaded:

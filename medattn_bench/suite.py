@@ -335,15 +335,16 @@ def load_suite(path: str | Path, overrides: list[str] | tuple[str, ...] = (), ch
 
 
 def check_names_light(suite: Suite, path: Path, plugins_given: bool = False) -> None:
-    from .names import BUILTIN_ATTENTION, BUILTIN_DATASETS, plugin_sources, unknown
+    from .names import BUILTIN_ATTENTION, BUILTIN_DATASETS, entry_point_names, unknown
 
     for i, d in enumerate(suite.datasets):
         if d.name not in BUILTIN_DATASETS:
             raise SuiteError(f"{path}: datasets.{i}.name: {unknown('data set', d.name, BUILTIN_DATASETS)}")
-    may_be_plugin = plugins_given or bool(suite.plugins) or plugin_sources()
+    known = BUILTIN_ATTENTION + entry_point_names()
     for i, a in enumerate(suite.attention):
-        if a.name not in BUILTIN_ATTENTION and not may_be_plugin:
-            raise SuiteError(f"{path}: attention.{i}.name: {unknown('attention block', a.name, BUILTIN_ATTENTION)}")
+        if a.name not in known and not (plugins_given or suite.plugins):
+            raise SuiteError(f"{path}: attention.{i}.name: {unknown('attention block', a.name, known)} (a block of a "
+                             "plugin module that is not an entry point: list the module under plugins: or --plugin)")
     if suite.eval.stats.baseline not in [a.key for a in suite.attention]:
         raise SuiteError(f"{path}: eval.stats.baseline: {suite.eval.stats.baseline!r} is not one of the attention rows "
                          f"{[a.key for a in suite.attention]}")

@@ -67,8 +67,10 @@ def test_bad_suite_gives_one_readable_line(tmp_path, capsys, label, text, patter
     import re
 
     path = write(tmp_path, text)
-    code, out = run_main(capsys, "run", str(path), "--dry-run", "--records", str(tmp_path / "rec"))
+    # Full validation happens when a run starts, before anything trains or is written.
+    code, out = run_main(capsys, "run", str(path), "--records", str(tmp_path / "rec"), "--no-progress")
     assert code == 2, out
+    assert not (tmp_path / "rec").exists()
     assert "Traceback" not in out
     lines = [line for line in out.strip().splitlines() if line]
     assert len(lines) == 1, out

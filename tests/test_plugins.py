@@ -151,3 +151,19 @@ def test_installed_example_plugin_gets_a_leaderboard_row(tmp_path):
     assert "[" in row and "±" in row  # per-seed CIs, mean ± sd and Δ with CI
     cost_row = [line for line in board.output.split("### Cost")[1].splitlines() if line.startswith("| scse ")]
     assert cost_row and "+701,128" in cost_row[0]
+
+
+def test_built_in_blocks_stay_built_in_when_a_plugin_loads_first():
+    """In a fresh process whose first contact with the blocks is an entry point, the built-ins are
+    still attributed to 'built-in' (they were once recorded as the plugin's)."""
+    import subprocess
+    import sys
+
+    code = ("from medattn_bench.plugins import discover_entry_points\n"
+            "discover_entry_points()\n"
+            "from medattn_bench.attention import ATTENTION\n"
+            "print(ATTENTION.entry('se').origin, '|', ATTENTION.entry('scse').origin)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    se, scse = (s.strip() for s in out.stdout.strip().split("|"))
+    assert se == "built-in" and scse.startswith("medattn-scse"), out.stdout

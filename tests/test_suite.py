@@ -86,10 +86,12 @@ def test_light_name_check(tmp_path, monkeypatch):
 
     p = tmp_path / "s.yaml"
     p.write_text("name: s\ndatasets: [{name: phantom_ct}]\nattention: [{name: none}, {name: cbma}]\n")
-    monkeypatch.setattr(names, "plugin_sources", lambda: False)
+    monkeypatch.setattr(names, "entry_point_names", lambda: ("scse",))
     with pytest.raises(SuiteError, match=r"attention\.1\.name: unknown attention block 'cbma'\. Did you mean 'cbam'"):
         load_suite(p, check=False)
     assert load_suite(p, check=False, plugins_given=True).attention[1].name == "cbma"  # a plugin may provide it
+    p.write_text("name: s\ndatasets: [{name: phantom_ct}]\nattention: [{name: none}, {name: scse}]\n")
+    assert load_suite(p, check=False).attention[1].name == "scse"  # an installed entry point's name
     p.write_text("name: s\ndatasets: [{name: phantom_cr}]\nattention: [{name: none}]\n")
     with pytest.raises(SuiteError, match=r"datasets\.0\.name: unknown data set 'phantom_cr'\. Did you mean 'phantom_cxr'"):
         load_suite(p, check=False)
