@@ -42,7 +42,6 @@ class VariantSummary:
     cells: dict[tuple[int, int], RunRecord | None]  # None: failed
     mean: float
     sd: float
-    n_ok: int
     ece: tuple[float, float]  # mean, sd
     brier: tuple[float, float]
 
@@ -135,7 +134,7 @@ def _finite_mean_sd(values: list[float]) -> tuple[float, float]:
 def summarize(variant: str, runs: dict[tuple[int, int], RunRecord]) -> VariantSummary:
     ok = [r for _, r in sorted(runs.items()) if r.ok]
     mean, sd = _finite_mean_sd([r.metrics.auc for r in ok])
-    return VariantSummary(variant, {k: (r if r.ok else None) for k, r in sorted(runs.items())}, mean, sd, len(ok),
+    return VariantSummary(variant, {k: (r if r.ok else None) for k, r in sorted(runs.items())}, mean, sd,
                           _finite_mean_sd([r.metrics.ece for r in ok]), _finite_mean_sd([r.metrics.brier for r in ok]))
 
 

@@ -50,18 +50,31 @@ class RunSpec(BaseModel):
         return int(np.random.SeedSequence([self.seed, self.init_seed, self.attention.init_offset]).generate_state(1)[0])
 
 
-_DATA: dict[str, Any] = {}
+_DATA: dict[str, Any] = {}  # data set key -> ImageSet, loaded once per process
+_CONTENT: dict[str, str] = {}  # data set key -> its content hash, computed on first use
+
+
+def _data_key(spec: DatasetSpec, data_root: str | None) -> str:
+    from .suite import canonical_hash
+
+    return canonical_hash([spec.model_dump(), data_root])
 
 
 def dataset_for(spec: DatasetSpec, data_root: str | None):
     """Load (once per process) the data set a run names."""
     from .data import load_dataset
-    from .suite import canonical_hash
 
-    key = canonical_hash([spec.model_dump(), data_root])
+    key = _data_key(spec, data_root)
     if key not in _DATA:
         _DATA[key] = load_dataset(spec.name, spec.options, data_root)
     return _DATA[key]
+
+
+def content_hash_for(spec: DatasetSpec, data_root: str | None) -> str:
+    key = _data_key(spec, data_root)
+    if key not in _CONTENT:
+        _CONTENT[key] = content_hash(dataset_for(spec, data_root))
+    return _CONTENT[key]
 
 
 def split_groups(data, split: SplitSpec) -> np.ndarray | None:
@@ -124,8 +137,6 @@ def content_hash(data) -> str:
     return h.hexdigest()[:16]
 
 
-_CONTENT: dict[int, str] = {}
-
 
 def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[[int, float], None] | None = None,
                 threads: int | None = None):
@@ -151,8 +162,6 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
     t = spec.train
     dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size, t.batch_size)
     data = dataset_for(spec.dataset, data_root)
-    if id(data) not in _CONTENT:
-        _CONTENT[id(data)] = content_hash(data)
     train_idx, test_idx = split_indices(data, spec.dataset.name, spec.split, spec.seed)
     entry = ATTENTION.entry(spec.attention.name)
     a = t.augment
@@ -169,7 +178,7 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
         attention_block={"paper": entry.meta.get("paper", ""), "placement": entry.meta.get("placement", "block"),
                          **provenance(entry.obj, entry.origin)},
         data={"n_images": len(data), "n_train": int(len(train_idx)), "n_test": int(len(test_idx)),
-              "classes": list(data.classes), "meta": data.meta, "content_hash": _CONTENT[id(data)],
+              "classes": list(data.classes), "meta": data.meta, "content_hash": content_hash_for(spec.dataset, data_root),
               "test_ids_hash": canonical_hash([data.ids[i] for i in test_idx]),
               "leakage": _leakage(data, spec.dataset.name, spec.split, spec.seed, train_idx, test_idx)},
         env={"package_version": __version__, "git": git_info(), "machine": machine_summary(), "device": dev.to_dict(),

@@ -90,6 +90,15 @@ def _status(spec: RunSpec) -> str:
     return "done" if rec.status == "ok" else "failed"
 
 
+def _to_run(runs: list[RunSpec], retry_failed: bool) -> list[RunSpec]:
+    return [r for r in runs if r.status in ("todo", "stale") or (retry_failed and r.status == "failed")]
+
+
+def _attach_costs(todo: list[RunSpec], costs: dict[str, dict]) -> None:
+    for spec in todo:
+        spec.cost = costs[spec.attention.key]
+
+
 def run_suite(suite: Suite, suite_file: str, runs: list[RunSpec], overrides: list[str] | tuple[str, ...] = (),
               records_dir: Path | None = None, data_root: str | None = None, workers: int = 1, progress: bool = False,
               retry_failed: bool = False, log: Callable[[str], None] = print) -> dict[str, int]:
@@ -100,15 +109,13 @@ def run_suite(suite: Suite, suite_file: str, runs: list[RunSpec], overrides: lis
     from .plugins import _loaded
 
     write_suite_settings(suite, suite_file, list(overrides), records_dir)
-    todo = [r for r in runs if r.status in ("todo", "stale") or (retry_failed and r.status == "failed")]
+    todo = _to_run(runs, retry_failed)
     root = data_root or suite.data_root
     for spec in todo:
         dataset_for(spec.dataset, root)
     if todo:
         c = suite.eval.cost
-        costs = measure_costs(todo, c.repeats, c.warmup, c.throughput, suite.train.threads)
-        for spec in todo:
-            spec.cost = costs[spec.attention.key]
+        _attach_costs(todo, measure_costs(todo, c.repeats, c.warmup, c.throughput, suite.train.threads))
         log(f"{len(todo)} run(s) to do, {len(runs) - len(todo)} already recorded")
     counts = LocalExecutor(root, tuple(_loaded), workers, suite.train.threads, progress, log).run(todo)
     return {**counts, "skipped": len(runs) - len(todo)}
@@ -125,16 +132,13 @@ def submit_suite(suite: Suite, suite_file: str, runs: list[RunSpec], ex, overrid
     folder = Path(records_dir or suite.records_dir())
     write_suite_settings(suite, suite_file, list(overrides), records_dir)
     queued = in_flight(folder)
-    todo = [r for r in runs if (r.status in ("todo", "stale") or (retry_failed and r.status == "failed"))
-            and r.path not in queued]
+    todo = [r for r in _to_run(runs, retry_failed) if r.path not in queued]
     if queued:
         log(f"{len(queued)} run(s) still queued or running from an earlier submission: not submitted again")
     if not todo:
         return 0
     # Parameters and MACs here; throughput belongs to the compute node's device (medattn-bench profile there).
-    costs = measure_costs(todo, 1, 0, False)
-    for spec in todo:
-        spec.cost = costs[spec.attention.key]
+    _attach_costs(todo, measure_costs(todo, 1, 0, False))
     SlurmExecutor(folder, data_root or suite.data_root, tuple(_loaded), ex.partition, ex.time_min, ex.gpus, ex.cpus,
                   ex.mem_gb, ex.array_parallelism, log).submit(todo)
     return len(todo)

@@ -252,7 +252,6 @@ class Verdict:
     n_splits: int
     method: str
     per_split: tuple[float, ...]
-    per_split_se: tuple[float, ...]
     level: float
 
     def to_dict(self) -> dict:
@@ -289,8 +288,7 @@ def random_effects(deltas: object, variances: object, level: float = 0.95) -> Ve
     t = sps.t.ppf(0.5 + level / 2, k - 1)
     p = float(2 * sps.t.sf(abs(mean) / se, k - 1)) if se > 0 else (1.0 if mean == 0 else 0.0)
     return Verdict(mean, mean - t * se, mean + t * se, p, se, float(np.sqrt(tau2)), k - 1, k,
-                   "random effects (DerSimonian-Laird τ², Hartung-Knapp t)", tuple(d.tolist()),
-                   tuple(np.sqrt(v).tolist()), level)
+                   "random effects (DerSimonian-Laird τ², Hartung-Knapp t)", tuple(d.tolist()), level)
 
 
 def verdict(runs: list[PairedRun], level: float = 0.95) -> Verdict:
@@ -319,8 +317,7 @@ def split_bootstrap(runs: list[PairedRun], n_resamples: int = 10000, level: floa
     t = sps.t.ppf(0.5 + level / 2, s_n - 1)
     p = float(2 * sps.t.sf(abs(point) / se, s_n - 1)) if se > 0 else (1.0 if point == 0 else 0.0)
     return Verdict(point, point - t * se, point + t * se, p, se, float("nan"), s_n - 1, s_n,
-                   "split bootstrap (splits resampled, SE x sqrt(S/(S-1)), t)", tuple(points.tolist()),
-                   tuple(float(np.sqrt(p[1])) for p in parts), level)
+                   "split bootstrap (splits resampled, SE x sqrt(S/(S-1)), t)", tuple(points.tolist()), level)
 
 
 @dataclass(frozen=True)
