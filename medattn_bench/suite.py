@@ -1,8 +1,8 @@
 """Suite files: pydantic models that mirror the YAML one-to-one, and ``load_suite``.
 
 Defaults are the protocol of Rao et al. 2021 (../shared/PROTOCOL.md). A suite may ``include:``
-another file (path relative to itself) and override any key; ``--set key.path=value`` overrides
-after that, ``--set key+=[...]`` appends to a list.
+another file (path relative to itself) and override any key (``key: null`` drops the included
+value, so the default applies); ``--set key.path=value`` overrides after that, ``--set key+=[...]`` appends to a list.
 """
 
 from __future__ import annotations
@@ -231,6 +231,9 @@ def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
 def _deep_merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in over.items():
+        if v is None and k in out:  # `key: null` in the including file: back to the default
+            del out[k]
+            continue
         out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
     return out
 

@@ -28,6 +28,21 @@ def test_include_and_overrides(tmp_path):
     assert s.datasets[0].options == {"size": 24}
 
 
+def test_null_in_including_file_restores_the_default(tmp_path):
+    base = tmp_path / "base.yaml"
+    base.write_text("name: base\ndatasets: [{name: phantom_ct}, {name: phantom_mri}]\nattention: [{name: none}]\n"
+                    "train: {epochs: 9, epochs_per_dataset: {phantom_ct: 30}}\n")
+    child = tmp_path / "child.yaml"
+    child.write_text("include: base.yaml\nname: child\ndatasets: [{name: phantom_mri}]\n"
+                     "train: {epochs_per_dataset: null}\n")
+    s = load_suite(child)
+    assert s.train.epochs_per_dataset == {} and s.epochs_for("phantom_mri") == 9
+    # Without the null, the inherited per-data-set epochs name a data set the child dropped.
+    child.write_text("include: base.yaml\nname: child\ndatasets: [{name: phantom_mri}]\n")
+    with pytest.raises(SuiteError, match="epochs_per_dataset names"):
+        load_suite(child)
+
+
 def test_override_into_list_index_out_of_range():
     raw = {"attention": [{"name": "none"}]}
     with pytest.raises(SuiteError, match="attention is a list of 1; '3' is not an index"):
