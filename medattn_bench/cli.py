@@ -285,9 +285,25 @@ def compare(
 @list_app.command("attention")
 def list_attention(pattern: Annotated[str, typer.Argument(help="fnmatch pattern, e.g. 'se*'.")] = "*",
                    plugin: PluginOpt = None,
+                   params: Annotated[bool, typer.Option("--params", help="Add each block's parameters at 64 channels (loads torch and the plugins).")] = False,
                    cost: Annotated[bool, typer.Option("--cost", help="Add params and MACs overhead on ResNet-18 at 224 px.")] = False) -> None:
-    """Name, origin, paper, parameter overhead at 64 channels, and placement of each block."""
+    """Name, origin, paper and placement of each block; installed plugins are listed from their
+    package metadata and only imported with --params, --cost or --plugin."""
     from tabulate import tabulate
+
+    if not (params or cost or plugin):
+        from fnmatch import fnmatch
+
+        from .names import BUILTIN_ATTENTION_INFO, entry_point_origins
+
+        rows = [[n, "built-in", paper, placement] for n, (paper, placement) in BUILTIN_ATTENTION_INFO.items()]
+        rows += [[n, f"{origin} (plugin)", "(not loaded: --params loads it)", ""]
+                 for n, origin in entry_point_origins().items() if n not in BUILTIN_ATTENTION_INFO]
+        rows = sorted(r for r in rows if fnmatch(r[0], pattern))
+        if not rows:
+            _fail(f"no attention block matches {pattern!r}; available: {', '.join(sorted(BUILTIN_ATTENTION_INFO))}")
+        typer.echo(tabulate(rows, ["name", "origin", "paper", "placement"], tablefmt="simple", disable_numparse=True))
+        return
 
     from .attention import ATTENTION, build_attention
 
@@ -299,15 +315,15 @@ def list_attention(pattern: Annotated[str, typer.Argument(help="fnmatch pattern,
 
         base = static_cost("none", None, 224)
     for e in ATTENTION.entries(pattern):
-        params = sum(p.numel() for p in build_attention(e.name, 64).parameters())
-        row = [e.name, e.origin, e.meta.get("paper", ""), f"{params:,}", e.meta.get("placement", "block")]
+        n_params = sum(p.numel() for p in build_attention(e.name, 64).parameters())
+        row = [e.name, e.origin, e.meta.get("paper", ""), e.meta.get("placement", "block"), f"{n_params:,}"]
         if base is not None:
             s = static_cost(e.name, None, 224)
             row += [f"{s.params - base.params:+,}", f"{(s.macs - base.macs) / 1e6:+.2f}", f"{100 * (s.macs / base.macs - 1):+.2f}"]
         rows.append(row)
     if not rows:
         _fail(f"no attention block matches {pattern!r}; available: {', '.join(ATTENTION.names())}")
-    headers = ["name", "origin", "paper", "params @64ch", "placement"]
+    headers = ["name", "origin", "paper", "placement", "params @64ch"]
     if cost:
         headers += ["Δparams ResNet-18", "ΔMMACs @224", "ΔMACs %"]
     typer.echo(tabulate(rows, headers, tablefmt="simple", disable_numparse=True))
@@ -316,11 +332,15 @@ def list_attention(pattern: Annotated[str, typer.Argument(help="fnmatch pattern,
 @list_app.command("datasets")
 def list_datasets(pattern: Annotated[str, typer.Argument(help="fnmatch pattern.")] = "*") -> None:
     """Registered data sets and their options."""
+    from fnmatch import fnmatch
+
     from tabulate import tabulate
 
-    from .data import DATASETS
+    from .names import BUILTIN_DATASET_INFO
 
-    rows = [[e.name, e.meta.get("description", ""), ", ".join(e.obj.options.model_fields)] for e in DATASETS.entries(pattern)]
+    rows = [[n, d, ", ".join(o)] for n, (d, o) in BUILTIN_DATASET_INFO.items() if fnmatch(n, pattern)]
+    if not rows:
+        _fail(f"no data set matches {pattern!r}; available: {', '.join(BUILTIN_DATASET_INFO)}")
     typer.echo(tabulate(rows, ["name", "description", "options"], tablefmt="simple"))
 
 

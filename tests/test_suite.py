@@ -73,10 +73,16 @@ def test_init_seeds_and_offsets_plan_distinct_initialisations(tmp_path):
 def test_builtin_name_lists_match_the_registries():
     from medattn_bench.attention import ATTENTION
     from medattn_bench.data import DATASETS
-    from medattn_bench.names import BUILTIN_ATTENTION, BUILTIN_DATASETS
+    from medattn_bench.names import BUILTIN_ATTENTION, BUILTIN_ATTENTION_INFO, BUILTIN_DATASET_INFO, BUILTIN_DATASETS
 
     assert sorted(BUILTIN_ATTENTION) == sorted(e.name for e in ATTENTION.entries() if e.origin == "built-in")
     assert sorted(BUILTIN_DATASETS) == DATASETS.names()
+    # What `list` prints without importing torch is what the registries say.
+    for e in ATTENTION.entries():
+        if e.origin == "built-in":
+            assert BUILTIN_ATTENTION_INFO[e.name] == (e.meta["paper"], e.meta.get("placement", "block")), e.name
+    for e in DATASETS.entries():
+        assert BUILTIN_DATASET_INFO[e.name] == (e.meta.get("description", ""), tuple(e.obj.options.model_fields)), e.name
 
 
 def test_dry_run_imports_no_model_code():
@@ -91,6 +97,20 @@ def test_dry_run_imports_no_model_code():
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().endswith("NO TORCH"), out.stdout + out.stderr
     assert "48 runs" in out.stdout
+
+
+@pytest.mark.parametrize("argv", [["list", "attention"], ["list", "datasets"]])
+def test_list_imports_no_torch(argv):
+    import subprocess
+    import sys
+
+    code = (f"import sys; sys.argv = ['medattn-bench', *{argv!r}]\n"
+            "from medattn_bench import cli\n"
+            "try:\n    cli.app()\nexcept SystemExit:\n    pass\n"
+            "print('TORCH' if 'torch' in sys.modules else 'NO TORCH')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip().endswith("NO TORCH"), out.stdout + out.stderr
+    assert ("cbam" in out.stdout and "medattn-scse" in out.stdout) if argv[1] == "attention" else "phantom_mri" in out.stdout
 
 
 def test_light_name_check(tmp_path, monkeypatch):
