@@ -1,7 +1,8 @@
 """``medattn-bench data download``: fetch a data set from its public source, verify it, and
 install it atomically (a failure leaves nothing half-extracted in the target folder).
 
-Checks: MedMNIST files against the MD5s MedMNIST publishes. GitHub archives have no published
+Downloads go through pooch (hash check, progress bar, atomic move). Checks: MedMNIST files
+against the MD5s MedMNIST publishes. GitHub archives have no published
 checksum; they are checked by their layout (the native loader must recognise it) and their
 sha256 is recorded in ``SOURCE.json`` beside the data, and ``--sha256`` pins it. Kaggle sets
 need the user's Kaggle API credentials.
@@ -10,13 +11,11 @@ need the user's Kaggle API credentials.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,37 +69,44 @@ def _kaggle_auth() -> str | None:
 
 
 def fetch(url: str, dest: Path, md5: str | None = None, sha256: str | None = None,
-          headers: dict[str, str] | None = None, timeout: float = 60) -> dict[str, str]:
-    """Stream ``url`` to ``dest``; check length and checksums; return the digests."""
-    h_md5, h_sha = hashlib.md5(), hashlib.sha256()
-    part = dest.with_name(dest.name + ".part")
+          headers: dict[str, str] | None = None, timeout: float = 60, progress: bool = True) -> dict[str, str]:
+    """Download ``url`` to ``dest`` with pooch (streamed to a temporary file, checked against the
+    known hash, then moved into place); return the md5 and sha256 of what arrived."""
+    import pooch
+    import requests
+
+    known = f"md5:{md5.lower()}" if md5 else f"sha256:{sha256.lower()}" if sha256 else None
+    downloader = pooch.HTTPDownloader(headers={"User-Agent": "medattn-bench", **(headers or {})},
+                                      progressbar=progress, timeout=timeout)
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel("WARNING")  # our own line says what is fetched; pooch's would repeat it
     try:
-        req = urllib.request.Request(url, headers={"User-Agent": "medattn-bench", **(headers or {})})
-        with urllib.request.urlopen(req, timeout=timeout) as resp, part.open("wb") as out:
-            expected = resp.headers.get("Content-Length")
-            got = 0
-            while chunk := resp.read(1 << 20):
-                out.write(chunk)
-                h_md5.update(chunk)
-                h_sha.update(chunk)
-                got += len(chunk)
-        if expected is not None and got != int(expected):
-            raise DataError(f"{url}: download interrupted ({got} of {expected} bytes); nothing was installed, try again")
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        part.unlink(missing_ok=True)
-        if isinstance(exc, urllib.error.HTTPError) and exc.code in (401, 403):
-            raise DataError(f"{url}: HTTP {exc.code}: the server refused the credentials") from None
-        raise DataError(f"{url}: download failed ({getattr(exc, 'reason', exc)}); nothing was installed") from None
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
-    digests = {"md5": h_md5.hexdigest(), "sha256": h_sha.hexdigest()}
-    for algo, want in (("md5", md5), ("sha256", sha256)):
-        if want and digests[algo] != want.lower():
-            part.unlink(missing_ok=True)
-            raise DataError(f"{url}: {algo} mismatch (expected {want}, got {digests[algo]}); the file was discarded")
-    os.replace(part, dest)
-    return digests
+        pooch.retrieve(url, known_hash=known, fname=dest.name, path=dest.parent, downloader=downloader)
+    except ValueError as exc:  # pooch: the hash of the download does not match the known one
+        m = re.search(r"expected (?:\w+:)?(\w+) but got (\w+)", str(exc))
+        detail = f"expected {m[1]}, got {m[2]}" if m else str(exc)
+        algo = "md5" if md5 else "sha256"
+        raise DataError(f"{url}: {algo} mismatch ({detail}); the file was discarded") from None
+    except requests.HTTPError as exc:
+        code = exc.response.status_code if exc.response is not None else None
+        if code in (401, 403):
+            raise DataError(f"{url}: HTTP {code}: the server refused the credentials") from None
+        raise DataError(f"{url}: download failed (HTTP {code}); nothing was installed") from None
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as exc:
+        raise DataError(f"{url}: download interrupted ({_reason(exc)}); nothing was installed, try again") from None
+    except (requests.RequestException, OSError) as exc:
+        raise DataError(f"{url}: download failed ({_reason(exc)}); nothing was installed") from None
+    finally:
+        logger.setLevel(level)
+    return {"md5": pooch.file_hash(str(dest), alg="md5"), "sha256": pooch.file_hash(str(dest), alg="sha256")}
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause's message, e.g. 'IncompleteRead(1204 bytes read, 1204 more expected)'."""
+    while exc.args and isinstance(exc.args[-1], BaseException):
+        exc = exc.args[-1]
+    return str(exc) or type(exc).__name__
 
 
 def _safe_extract(archive: Path, into: Path) -> None:
