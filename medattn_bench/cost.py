@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 import statistics
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -31,6 +30,7 @@ with warnings.catch_warnings():  # fvcore's import calls torch.jit.script, depre
 from .engine.device import DeviceInfo
 from .engine.train import autocast
 from .models import attention_modules, resnet18
+from .timing import TIMER
 
 _ELEMENTWISE = ["add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_", "sigmoid", "sigmoid_", "relu", "relu_",
                 "softmax", "exp", "tanh", "gelu", "silu", "silu_", "hardsigmoid", "hardswish", "neg", "rsub",
@@ -157,23 +157,9 @@ class Throughput:
 
 
 def _timed(fn: Any, dev: DeviceInfo, repeats: int, warmup: int) -> list[float]:
-    for _ in range(warmup):
-        fn()
-    times = []
-    if dev.device == "cuda":
-        for _ in range(repeats):
-            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-            start.record()
-            fn()
-            end.record()
-            torch.cuda.synchronize()
-            times.append(start.elapsed_time(end) / 1000)
-    else:
-        for _ in range(repeats):
-            t = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - t)
-    return times
+    from .timing import time_calls
+
+    return time_calls(fn, repeats, warmup)
 
 
 def measure_throughput(attention: str, hparams: dict | None, image_size: int, batch_size: int, dev: DeviceInfo,
@@ -207,4 +193,4 @@ def measure_throughput(attention: str, hparams: dict | None, image_size: int, ba
     peak = torch.cuda.max_memory_allocated() / 2**20 if dev.device == "cuda" else None
     return Throughput(statistics.median(tr), min(tr), max(tr), statistics.median(inf), min(inf), max(inf), repeats,
                       batch_size, image_size, dev.device, dev.name, dev.dtype, dev.channels_last, dev.threads, peak,
-                      "cuda events" if dev.device == "cuda" else "perf_counter wall time")
+                      TIMER)

@@ -12,27 +12,22 @@ import torch
 
 
 @lru_cache(maxsize=1)
+def _cpu_info() -> dict:
+    """py-cpuinfo's description of this CPU (about 1 s: it probes in a subprocess), once per process."""
+    try:
+        import cpuinfo
+
+        return cpuinfo.get_cpu_info() or {}
+    except Exception:  # an unknown platform: name it from the platform module, no flags
+        return {}
+
+
 def cpu_flags() -> frozenset[str]:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("flags"):
-                    return frozenset(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return frozenset()
+    return frozenset(_cpu_info().get("flags", ()))
 
 
-@lru_cache(maxsize=1)
 def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return _cpu_info().get("brand_raw") or platform.processor() or platform.machine()
 
 
 def cpu_supports_bf16() -> bool:
@@ -104,9 +99,8 @@ def probe_key(image_size: int) -> str:
 
 def time_train_step(dtype: str, channels_last: bool, image_size: int, batch_size: int = 64, steps: int = 2) -> float:
     """Median seconds per image of a ResNet-18 training step (SGD) under one setting."""
-    import time
-
     from ..models import resnet18
+    from ..timing import time_calls
 
     torch.manual_seed(0)
     model = resnet18("none")
@@ -115,17 +109,16 @@ def time_train_step(dtype: str, channels_last: bool, image_size: int, batch_size
     if channels_last:
         model, x = model.to(memory_format=torch.channels_last), x.contiguous(memory_format=torch.channels_last)
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
-    times = []
-    for i in range(steps + 1):  # the first step warms up
-        t0 = time.perf_counter()
+
+    def step() -> None:
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == "bf16"):
             loss = torch.nn.functional.cross_entropy(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if i:
-            times.append((time.perf_counter() - t0) / len(x))
-    return sorted(times)[len(times) // 2]
+
+    times = sorted(t / len(x) for t in time_calls(step, repeats=steps, warmup=1))
+    return times[len(times) // 2]
 
 
 def _probed(name: str, precision: str, channels_last: str | bool, bf16_ok: bool, image_size: int,
