@@ -191,6 +191,6 @@ def measure_throughput(attention: str, hparams: dict | None, image_size: int, ba
     model.eval()
     inf = [batch_size / t for t in _timed(infer_step, dev, repeats, warmup)]
     peak = torch.cuda.max_memory_allocated() / 2**20 if dev.device == "cuda" else None
-    return Throughput(statistics.median(tr), min(tr), max(tr), statistics.median(inf), min(inf), max(inf), repeats,
+    return Throughput(statistics.median(tr), min(tr), max(tr), statistics.median(inf), min(inf), max(inf), min(len(tr), len(inf)),
                       batch_size, image_size, dev.device, dev.name, dev.dtype, dev.channels_last, dev.threads, peak,
                       TIMER)
