@@ -32,3 +32,22 @@ def test_attention_elementwise_cost_is_counted():
     gate_elems = 2 * (64 * 56 * 56 + 128 * 28 * 28 + 256 * 14 * 14 + 512 * 7 * 7)  # x * s per block
     assert se.macs_by_operator["elementwise"] - base.macs_by_operator["elementwise"] >= gate_elems
     assert se.macs_by_operator["reduction"] == gate_elems  # the squeeze (mean) reads every element
+
+
+def test_ops_fvcore_ignores_by_default_are_counted():
+    """relu, clamp and max are on fvcore's ignore list; cost.py takes them off it. If a fvcore release
+    changes how that works, the baseline's element-wise count drops below its ReLU outputs."""
+    import torch
+
+    model = resnet18("none").eval()
+    relu_out = []
+    hooks = [m.register_forward_hook(lambda m, i, o: relu_out.append(o.numel()))
+             for m in model.modules() if isinstance(m, torch.nn.ReLU)]
+    with torch.no_grad():
+        model(torch.zeros(1, 3, 64, 64))
+    for h in hooks:
+        h.remove()
+    c = static_cost("none", image_size=64)
+    assert sum(relu_out) > 0 and c.macs_by_operator["elementwise"] >= sum(relu_out)
+    # the residual adds are the only other element-wise ops in the baseline
+    assert c.macs_by_operator["elementwise"] < 2 * sum(relu_out)
