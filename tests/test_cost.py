@@ -35,8 +35,8 @@ def test_attention_elementwise_cost_is_counted():
 
 
 def test_ops_fvcore_ignores_by_default_are_counted():
-    """relu, clamp and max are on fvcore's ignore list; cost.py takes them off it. If a fvcore release
-    changes how that works, the baseline's element-wise count drops below its ReLU outputs."""
+    """relu, clamp and max are on fvcore's ignore list; a handle set with the public set_op_handle
+    wins over that list. If a fvcore release changes the order, the ReLU outputs go uncounted."""
     import torch
 
     model = resnet18("none").eval()
