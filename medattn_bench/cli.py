@@ -46,6 +46,7 @@ def run(
     records: Annotated[Optional[Path], typer.Option("--records", help="Records folder (default: the suite's).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show the progress bar.")] = True,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs recorded as failed.")] = False,
+    runs_per_device: Annotated[Optional[int], typer.Option("--runs-per-device", min=1, help="Local, CUDA: runs sharing each GPU at once (default: the suite's executor.runs_per_device).")] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Local: runs at a time, each in its own process (default: the suite's executor.workers).")] = None,
     executor: Annotated[Optional[str], typer.Option("--executor", help="local or slurm (default: the suite's executor.kind); slurm submits one job array and returns.")] = None,
     partition: Annotated[Optional[str], typer.Option("--partition", help="Slurm partition.")] = None,
@@ -74,7 +75,8 @@ def run(
         return
     if executor not in (None, "local", "slurm"):
         _fail(f"--executor {executor!r}: expected local or slurm")
-    ex = s.executor.model_copy(update={k: v for k, v in dict(kind=executor, workers=workers, partition=partition,
+    ex = s.executor.model_copy(update={k: v for k, v in dict(kind=executor, workers=workers,
+                                                              runs_per_device=runs_per_device, partition=partition,
                                                               time_min=time_min, gpus=gpus, cpus=cpus,
                                                               mem_gb=mem_gb).items() if v is not None})
     if ex.kind == "slurm":
@@ -86,7 +88,8 @@ def run(
                    + (f" --records {records}" if records else ""))
         return
     counts = run_suite(s, str(suite), runs, set_ or [], records, data_root, ex.workers,
-                       progress and sys.stderr.isatty(), retry_failed, log=lambda m: typer.echo(m, err=True))
+                       progress and sys.stderr.isatty(), retry_failed, log=lambda m: typer.echo(m, err=True),
+                       runs_per_device=ex.runs_per_device)
     skipped = counts["skipped"]
     typer.echo(f"{counts['ok']} run(s) ok, {counts['failed']} failed, {skipped} already recorded; "
                f"records in {records or s.records_dir()}")

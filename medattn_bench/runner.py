@@ -101,7 +101,8 @@ def _attach_costs(todo: list[RunSpec], costs: dict[str, dict]) -> None:
 
 def run_suite(suite: Suite, suite_file: str, runs: list[RunSpec], overrides: list[str] | tuple[str, ...] = (),
               records_dir: Path | None = None, data_root: str | None = None, workers: int = 1, progress: bool = False,
-              retry_failed: bool = False, log: Callable[[str], None] = print) -> dict[str, int]:
+              retry_failed: bool = False, log: Callable[[str], None] = print,
+              runs_per_device: int = 1) -> dict[str, int]:
     """Run the planned ``runs`` that are not done on this machine: data loaded first (missing data
     fails before anything trains), cost measured once per variant, then the local executor."""
     from .execute import dataset_for
@@ -117,8 +118,23 @@ def run_suite(suite: Suite, suite_file: str, runs: list[RunSpec], overrides: lis
         c = suite.eval.cost
         _attach_costs(todo, measure_costs(todo, c.repeats, c.warmup, c.throughput, suite.train.threads))
         log(f"{len(todo)} run(s) to do, {len(runs) - len(todo)} already recorded")
-    counts = LocalExecutor(root, tuple(_loaded), workers, suite.train.threads, progress, log).run(todo)
+    devices: tuple[str, ...] = ()
+    if runs_per_device > 1 and todo:
+        devices = _gpu_slots(suite, runs_per_device, log)
+    counts = LocalExecutor(root, tuple(_loaded), workers, suite.train.threads, progress, log, devices).run(todo)
     return {**counts, "skipped": len(runs) - len(todo)}
+
+
+def _gpu_slots(suite: Suite, runs_per_device: int, log: Callable[[str], None]) -> tuple[str, ...]:
+    import torch
+
+    from .executors.local import device_slots
+
+    n = torch.cuda.device_count() if suite.train.device in ("auto", "cuda") else 0
+    if n == 0:
+        log(f"runs_per_device {runs_per_device}: no CUDA device here, so it does not apply; runs go as workers says")
+        return ()
+    return tuple(device_slots(n, runs_per_device))
 
 
 def submit_suite(suite: Suite, suite_file: str, runs: list[RunSpec], ex, overrides: list[str] | tuple[str, ...] = (),

@@ -133,6 +133,8 @@ class ExecutorSpec(_Strict):
 
     kind: Literal["local", "slurm"] = "local"
     workers: int = Field(1, ge=1, description="local: runs at a time, each in its own process")
+    runs_per_device: int = Field(1, ge=1, description="local, CUDA: runs sharing each GPU at once, each in its own "
+                                 "process (a ResNet-18 on small images leaves most of a GPU idle); ignored on CPU")
     partition: str | None = Field(None, description="slurm: partition (default: the cluster's)")
     time_min: int = Field(60, ge=1, description="slurm: time limit per run in minutes")
     gpus: int = Field(0, ge=0, description="slurm: GPUs per run")

@@ -160,3 +160,36 @@ def test_process_pool_gives_the_same_records_as_serial(tmp_path):
     recs, _ = load_records(tmp_path / "pool")
     torch.set_num_threads(threads_before)  # the serial run set the process-wide thread count
     assert {r.env["device"]["threads"] for r in recs} == {1}
+
+
+def test_device_slots_fill_gpus_in_turn():
+    from medattn_bench.executors.local import device_slots
+
+    assert device_slots(2, 3) == ["0", "1", "0", "1", "0", "1"]
+    assert device_slots(1, 4) == ["0"] * 4
+
+
+def test_runs_per_device_without_cuda_says_it_does_not_apply(tmp_path, monkeypatch):
+    from medattn_bench import runner
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)
+    said = []
+    assert runner._gpu_slots(load_suite(_suite(tmp_path)), 4, said.append) == ()
+    assert "no CUDA device here" in said[0]
+
+
+@pytest.mark.slow
+def test_runs_per_device_pins_each_worker_to_its_slot(tmp_path, monkeypatch):
+    """What the GPU check measures, with the GPU left out: each pool worker is pinned to one slot
+    (CUDA_VISIBLE_DEVICES) before CUDA initialises, and the records say which."""
+    from medattn_bench import runner
+
+    monkeypatch.setattr(runner, "_gpu_slots", lambda suite, n, log: ("5", "6"))
+    path = _suite(tmp_path)
+    s = load_suite(path)
+    s.train.threads = 1
+    counts = run_suite(s, str(path), plan(s, records_dir=tmp_path / "r"), records_dir=tmp_path / "r",
+                       log=lambda m: None, runs_per_device=2)
+    assert counts["ok"] == 4
+    recs, _ = load_records(tmp_path / "r")
+    assert {r.env["machine"]["cuda_visible_devices"] for r in recs} == {"5", "6"}

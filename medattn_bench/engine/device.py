@@ -165,4 +165,5 @@ def machine_summary() -> dict:
     return {"platform": platform.platform(),
             "python": platform.python_version(), "cpu": cpu_name(), "cpu_count": os.cpu_count(),
             "torch": torch.__version__,
-            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+            "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}

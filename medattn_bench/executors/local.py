@@ -1,5 +1,6 @@
 """Runs on this machine: one after another, or ``workers`` at a time in spawned processes that
-share the cores (``threads`` each)."""
+share the cores (``threads`` each); on CUDA, ``runs_per_device`` processes per GPU, each pinned to
+its GPU with ``CUDA_VISIBLE_DEVICES`` before it touches CUDA."""
 
 from __future__ import annotations
 
@@ -34,6 +35,18 @@ def measure_costs(todo: list[RunSpec], repeats: int, warmup: int, throughput: bo
     return out
 
 
+def device_slots(n_gpus: int, runs_per_device: int) -> list[str]:
+    """One entry per worker process: the GPU index it is pinned to, GPUs filled in turn."""
+    return [str(g) for _ in range(runs_per_device) for g in range(n_gpus)]
+
+
+def _pin_device(slots: Any) -> None:
+    """Pool initializer: take a GPU slot; CUDA reads CUDA_VISIBLE_DEVICES when it first initialises."""
+    import os
+
+    os.environ["CUDA_VISIBLE_DEVICES"] = slots.get()
+
+
 @dataclass
 class LocalExecutor:
     data_root: str | None = None
@@ -42,12 +55,13 @@ class LocalExecutor:
     threads: int | None = None  # per run; default: all cores / workers
     progress: bool = True
     log: Callable[[str], None] = print
+    devices: tuple[str, ...] = ()  # GPU slots, one per worker process (see device_slots)
 
     def run(self, todo: list[RunSpec]) -> dict[str, int]:
         counts = {"ok": 0, "failed": 0}
         if not todo:
             return counts
-        if self.workers > 1 and len(todo) > 1:
+        if (self.workers > 1 or len(self.devices) > 1) and len(todo) > 1:
             return self._pool(todo, counts)
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -74,10 +88,20 @@ class LocalExecutor:
         import os
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
-        threads = self.threads or max(1, (os.cpu_count() or 1) // self.workers)
-        self.log(f"{self.workers} runs at a time, {threads} thread(s) each")
+        workers = len(self.devices) or self.workers
+        threads = self.threads or max(1, (os.cpu_count() or 1) // workers)
         ctx = multiprocessing.get_context("spawn")  # fork would copy OpenMP/CUDA state
-        with ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx) as pool:
+        pin: dict[str, Any] = {}
+        if self.devices:
+            slots = ctx.Queue()
+            for d in self.devices:
+                slots.put(d)
+            pin = {"initializer": _pin_device, "initargs": (slots,)}
+            self.log(f"{workers} runs at a time on GPU(s) {','.join(sorted(set(self.devices)))} "
+                     f"({len(self.devices) // len(set(self.devices))} per GPU), {threads} CPU thread(s) each")
+        else:
+            self.log(f"{workers} runs at a time, {threads} thread(s) each")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, **pin) as pool:
             futures = {pool.submit(run_and_store, spec, self.data_root, self.plugins, None, threads): spec for spec in todo}
             for fut in as_completed(futures):
                 spec = futures[fut]
