@@ -11,6 +11,8 @@ shows where a block came from and a name collision names both origins.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import hashlib
 import importlib
 import inspect
@@ -75,6 +77,13 @@ def discover_entry_points() -> None:
         del obj  # loading the module registered its blocks
 
 
+@lru_cache(maxsize=1)
+def _packages_distributions() -> dict[str, list[str]]:
+    """importlib.metadata's module -> distributions map; it scans every installed distribution
+    (about 0.7 s here), so once per process, not once per run."""
+    return metadata.packages_distributions()
+
+
 def provenance(factory: object, origin: str) -> dict:
     """What a run record stores about a block's code: origin, distribution version, file hash."""
     info: dict = {"origin": origin}
@@ -89,7 +98,7 @@ def provenance(factory: object, origin: str) -> dict:
     mod = getattr(factory, "__module__", "") or ""
     top = mod.split(".")[0]
     try:
-        dists = metadata.packages_distributions().get(top, [])
+        dists = _packages_distributions().get(top, [])
         if dists:
             info["distribution"] = dists[0]
             info["version"] = metadata.version(dists[0])
