@@ -7,21 +7,27 @@ import torch
 
 
 def time_calls(fn, repeats: int, warmup: int) -> list[float]:
-    """Seconds per call of ``fn``: about ``repeats`` samples (at least that many) after ``warmup`` calls.
+    """Seconds per call of ``fn``: ``repeats`` samples (or a few more) after ``warmup`` calls.
 
-    The warm-up calls are timed too, and their mean sizes the measurement window
-    (``blocked_autorange`` with ``min_run_time = repeats x`` that mean), so slow and fast calls
-    alike give about ``repeats`` samples; a call much faster than the timer's resolution is
-    timed in blocks and each sample is a block's mean.
+    ``Timer.timeit(1)`` makes two untimed calls and then times one: with ``warmup <= 2`` that
+    timed call is the first sample; longer warm-ups add untimed calls. Its time sizes the rest of
+    the measurement (``blocked_autorange`` with ``min_run_time = remaining samples x`` that time).
+    A call much faster than the timer's resolution is timed in blocks, each sample a block's mean.
     """
     from torch.utils.benchmark import Timer
 
     timer = Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
-    warm = timer.timeit(max(1, warmup))  # Timer runs 2 untimed calls first
-    m = timer.blocked_autorange(min_run_time=repeats * warm.mean)
-    if len(m.times) < repeats:  # fast calls were grouped in blocks: widen the window to `repeats` blocks
-        m = timer.blocked_autorange(min_run_time=repeats * m.number_per_run * m.mean * 1.05)
-    return list(m.times)
+    first = timer.timeit(1)
+    for _ in range(warmup - 3):
+        fn()
+    samples = [first.mean] if warmup <= 2 else []
+    need = max(repeats, 1) - len(samples)
+    if need > 0:
+        m = timer.blocked_autorange(min_run_time=need * first.mean)
+        if len(m.times) < need:  # fast calls were grouped in blocks: widen the window to `need` blocks
+            m = timer.blocked_autorange(min_run_time=need * m.number_per_run * m.mean * 1.05)
+        samples += list(m.times)
+    return samples
 
 
 TIMER = "torch.utils.benchmark.Timer (blocked_autorange, accelerator synchronised)"

@@ -9,7 +9,8 @@ def test_auto_precision_avoids_bf16_below_32px():
     dev = resolve_device("cpu", "auto", image_size=16)
     assert dev.dtype == "fp32" and "bf16" not in dev.reason  # not even a probe candidate
     with pytest.warns(UserWarning, match="NaN gradients on 1x1 maps"):
-        assert resolve_device("cpu", "bf16", image_size=16).dtype == "bf16"
+        # channels_last given, so no probe: on a CPU without native bf16 its timing alone takes minutes
+        assert resolve_device("cpu", "bf16", False, image_size=16).dtype == "bf16"
 
 
 def test_probe_picks_the_fastest_candidate_and_caches_it():
@@ -60,3 +61,13 @@ def test_gpu_check_fails_cleanly_without_cuda(tmp_path):
     assert out.returncode == 2 and out.stderr.strip() == (
         "gpu-check: no CUDA device (torch.cuda.is_available() is False); nothing was run")
     assert set((root / "benchmarks" / "results").glob("gpu-*.json")) == before  # nothing half-written
+
+
+def test_an_isa_cap_below_bf16_turns_native_bf16_off(monkeypatch):
+    monkeypatch.setattr(device_mod, "cpu_flags", lambda: frozenset({"avx2", "avx512_bf16"}))
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    assert device_mod.cpu_supports_bf16()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    assert not device_mod.cpu_supports_bf16()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    assert device_mod.cpu_supports_bf16()

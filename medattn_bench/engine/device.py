@@ -30,8 +30,15 @@ def cpu_name() -> str:
     return _cpu_info().get("brand_raw") or platform.processor() or platform.machine()
 
 
+# oneDNN ISA caps below AVX512_CORE_BF16: with one of these in ONEDNN_MAX_CPU_ISA, oneDNN cannot
+# use the CPU's bf16 instructions, whatever the flags say.
+_ISA_WITHOUT_BF16 = {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
+
+
 def cpu_supports_bf16() -> bool:
-    """bf16 autocast pays off on CPUs with native bf16 math (AMX or AVX512-BF16)."""
+    """bf16 autocast pays off on CPUs with native bf16 math (AMX or AVX512-BF16) that oneDNN may use."""
+    if os.environ.get("ONEDNN_MAX_CPU_ISA", "").upper() in _ISA_WITHOUT_BF16:
+        return False
     return bool({"amx_bf16", "avx512_bf16"} & cpu_flags())
 
 
@@ -97,8 +104,9 @@ def probe_key(image_size: int) -> str:
     return f"{cpu_name()}|{flags}|{isa}|torch {torch.__version__}|{torch.get_num_threads()} threads|{image_size}px"
 
 
-def time_train_step(dtype: str, channels_last: bool, image_size: int, batch_size: int = 64, steps: int = 2) -> float:
-    """Median seconds per image of a ResNet-18 training step (SGD) under one setting."""
+def time_train_step(dtype: str, channels_last: bool, image_size: int, batch_size: int = 64, steps: int = 1) -> float:
+    """Median seconds per image of a ResNet-18 training step (SGD) under one setting: two warm-up
+    steps, then ``steps`` timed (the probe repeats this in interleaved rounds)."""
     from ..models import resnet18
     from ..timing import time_calls
 
