@@ -109,6 +109,40 @@ class DatasetAnalysis:
 
 
 @dataclass
+class PaperClaim:
+    """One of the published results (variant vs baseline on a data set) beside this suite's test."""
+
+    dataset: str
+    variant: str
+    reported_base: float  # AUC %, the paper's baseline mean
+    reported: float  # AUC %, the paper's variant mean
+    ours_base: float  # AUC fraction, this suite's means
+    ours: float
+    verdict: Verdict | None
+    p_adj: float
+    significant: bool
+    status: str
+
+    @property
+    def reported_delta(self) -> float:  # AUC points
+        return self.reported - self.reported_base
+
+
+@dataclass
+class SuiteCheck:
+    """This suite's rows against another suite's same rows on the same splits (``check_against``)."""
+
+    other: str
+    dataset: str
+    variant: str
+    here: dict[int, float]  # split seed -> AUC
+    there: dict[int, float]
+    verdict: Verdict | None  # here minus there, the decisive test over the shared splits
+    there_mean_in_range: bool  # the other suite's mean lies within this suite's seed range
+    here_mean_in_range: bool
+
+
+@dataclass
 class SuiteAnalysis:
     name: str
     info: SuiteInfo
@@ -122,6 +156,8 @@ class SuiteAnalysis:
     costs: dict[str, dict | None]
     provenance: dict[str, Any]
     aa: list[AAResult] = field(default_factory=list)
+    claims: list[PaperClaim] = field(default_factory=list)
+    checks: list[SuiteCheck] = field(default_factory=list)
 
 
 def _finite_mean_sd(values: list[float]) -> tuple[float, float]:
@@ -389,7 +425,61 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
     all_recs = [r for ds in datasets.values() for v in ds.values() for r in v.values()]
     costs = {v: _cost_of([r for ds in datasets.values() for r in ds.get(v, {}).values()]) for v in order}
     return SuiteAnalysis(name, info, st, baseline, order, out_ds, m, rank_variants(ranked), table, costs,
-                         _provenance(all_recs), aa)
+                         _provenance(all_recs), aa, _claims(info, baseline, out_ds, st))
+
+
+def claim_status(reported_delta: float, v: Verdict | None, significant: bool) -> str:
+    """How a published ΔAUC (points) fares against this suite's decisive test."""
+    if v is None:
+        return "not tested (needs ≥ 2 paired splits)"
+    lo, hi = 100 * v.ci_lo, 100 * v.ci_hi
+    if significant:
+        same = (v.delta > 0) == (reported_delta > 0)
+        return "holds (significant, same direction)" if same else "contradicted (significant, opposite direction)"
+    if not lo <= reported_delta <= hi:
+        return "not reproduced (our CI excludes the reported Δ)"
+    return "cannot be resolved by this suite (our CI holds 0 and the reported Δ)"
+
+
+def _claims(info: SuiteInfo, baseline: str, out_ds: dict[str, DatasetAnalysis], st: StatsSpec) -> list[PaperClaim]:
+    out = []
+    for ds_name, ref in sorted(info.paper_reference.items()):
+        d = out_ds.get(ds_name)
+        if d is None or baseline not in ref or baseline not in d.variants:
+            continue
+        for v, reported in ref.items():
+            if v == baseline or v not in d.variants:
+                continue
+            row = d.comparisons.get(v)
+            verdict_ = row.decisive if row is not None else None
+            sig = bool(row is not None and row.significant)
+            out.append(PaperClaim(ds_name, v, ref[baseline], reported, d.variants[baseline].mean, d.variants[v].mean,
+                                  verdict_, row.p_adj if row is not None else float("nan"), sig,
+                                  claim_status(reported - ref[baseline], verdict_, sig)))
+    return out
+
+
+def _checks(a: SuiteAnalysis, other: SuiteAnalysis | None, grouped: dict, st: StatsSpec) -> list[SuiteCheck]:
+    if other is None:
+        return []
+    here_g, there_g = grouped[a.name], grouped[other.name]
+    out = []
+    for ds_name, variants in sorted(here_g.items()):
+        for v, runs in sorted(variants.items()):
+            there = there_g.get(ds_name, {}).get(v)
+            if not there:
+                continue
+            pr, seeds = paired_runs(runs, there, f"{ds_name}: {v} in {a.name} vs {other.name}")
+            here_auc = {k[0]: r.metrics.auc for k, r in sorted(runs.items()) if r.ok and k[1] == 0}
+            there_auc = {k[0]: r.metrics.auc for k, r in sorted(there.items()) if r.ok and k[1] == 0}
+            if not here_auc or not there_auc:
+                continue
+            lo, hi = min(here_auc.values()), max(here_auc.values())
+            tlo, thi = min(there_auc.values()), max(there_auc.values())
+            out.append(SuiteCheck(other.name, ds_name, v, here_auc, there_auc, _tests(pr, st)[0] if pr else None,
+                                  lo <= float(np.mean(list(there_auc.values()))) <= hi,
+                                  tlo <= float(np.mean(list(here_auc.values()))) <= thi))
+    return out
 
 
 def _order(datasets: dict[str, dict[str, dict]], baseline: str, aa: set[tuple[str, str]]) -> list[str]:
@@ -404,4 +494,9 @@ def _order(datasets: dict[str, dict[str, dict]], baseline: str, aa: set[tuple[st
 def analyse(records: list[RunRecord], infos: dict[str, SuiteInfo], allow_mixed: bool = False) -> list[SuiteAnalysis]:
     """Every suite in ``records``, sorted by name."""
     grouped = group(records)
-    return [analyse_suite(name, grouped[name], infos.get(name), allow_mixed) for name in sorted(grouped)]
+    out = [analyse_suite(name, grouped[name], infos.get(name), allow_mixed) for name in sorted(grouped)]
+    by_name = {a.name: a for a in out}
+    for a in out:
+        if a.info.check_against:
+            a.checks = _checks(a, by_name.get(a.info.check_against), grouped, a.settings)
+    return out

@@ -119,7 +119,7 @@ def _suite_infos(records_dir: Path) -> tuple[dict, list[str]]:
         if s.name != name:
             continue
         fresh = info.model_copy(update={"description": s.description.strip(), "stats": s.eval.stats.model_dump(),
-                                        "paper_reference": s.paper_reference})
+                                        "paper_reference": s.paper_reference, "check_against": s.check_against})
         if fresh != info:
             write_suite_info(Path(info.folder), fresh)
             infos[name] = fresh

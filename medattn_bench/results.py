@@ -98,6 +98,7 @@ class SuiteInfo(_Model):
     description: str = ""
     stats: dict[str, Any] = Field(default_factory=dict)
     paper_reference: dict[str, dict[str, float]] = Field(default_factory=dict)
+    check_against: str | None = None
     folder: str | None = Field(None, exclude=True)  # records folder it was read from; never written
 
 

@@ -54,7 +54,7 @@ def write_suite_settings(suite: Suite, suite_file: str, overrides: list[str], re
     write_suite_info(Path(records_dir or suite.records_dir()),
                      SuiteInfo(name=suite.name, file=str(suite_file), overrides=list(overrides),
                                description=suite.description.strip(), stats=suite.eval.stats.model_dump(),
-                               paper_reference=suite.paper_reference))
+                               paper_reference=suite.paper_reference, check_against=suite.check_against))
 
 
 def parse_only(exprs: list[str]) -> dict[str, list[str]]:

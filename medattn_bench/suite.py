@@ -163,6 +163,9 @@ class Suite(_Strict):
     executor: ExecutorSpec = Field(default_factory=ExecutorSpec)
     paper_reference: dict[str, dict[str, float]] = Field(
         default_factory=dict, description="published AUC (%) per data set and variant, shown beside ours")
+    check_against: str | None = Field(
+        None, description="another suite trained on the same splits: the board compares this suite's rows with "
+                          "that suite's same-named rows (e.g. a longer training schedule against a shorter one)")
 
     @model_validator(mode="after")
     def _consistent(self) -> Suite:

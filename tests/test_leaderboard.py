@@ -167,3 +167,64 @@ def test_migrate_v1_keeps_metrics_and_plans_as_done(tiny_records, tmp_path):
     suite = load_suite(tiny_records.parent / "tiny.yaml")
     spec = next(s for s in plan(suite, records_dir=copy / "tiny") if s.path == str(p))
     assert spec.status == "done" and rec.config_hash == spec.config_hash
+
+
+def _verdict(delta: float, lo: float, hi: float):
+    from medattn_bench.stats import Verdict
+
+    return Verdict(delta, lo, hi, 0.5, 0.01, 0.0, 2, 3, "test", (delta,) * 3, 0.95)
+
+
+def test_claim_status_branches():
+    from medattn_bench.analysis import claim_status
+
+    assert claim_status(2.0, None, False).startswith("not tested")
+    assert claim_status(2.0, _verdict(0.03, 0.01, 0.05), True).startswith("holds")
+    assert claim_status(2.0, _verdict(-0.03, -0.05, -0.01), True).startswith("contradicted")
+    assert claim_status(5.0, _verdict(0.0, -0.01, 0.01), False).startswith("not reproduced")  # CI excludes +5 points
+    assert claim_status(0.5, _verdict(0.0, -0.01, 0.01), False).startswith("cannot be resolved")
+
+
+def test_paper_claims_section(tiny_records, tmp_path):
+    copy = tmp_path / "records"
+    shutil.copytree(tiny_records, copy)
+    info_path = copy / "tiny" / "suite.json"
+    info = json.loads(info_path.read_text())
+    info["file"] = "does-not-exist.yaml"  # keep this suite.json as written
+    info["paper_reference"] = {"phantom_ct": {"none": 80.0, "se": 90.0, "gc": 79.0}}
+    info_path.write_text(json.dumps(info))
+    text = _render(copy)
+    section = text.split("### The paper's claims: reported beside reproduced")[1].split("###")[0]
+    assert re.search(r"\| phantom_ct +\| se +\| 90\.00 vs 80\.00 \(\+10\.00\)", section)
+    assert re.search(r"\| phantom_ct +\| gc +\| 79\.00 vs 80\.00 \(-1\.00\)", section)
+    assert "Of 2 claims:" in section and "phantom_mri" not in section
+
+
+def test_check_against_compares_the_same_splits(tiny_records, tmp_path):
+    copy = tmp_path / "records"
+    shutil.copytree(tiny_records / "tiny", copy / "tiny")
+    shutil.copytree(tiny_records / "tiny", copy / "tiny_long")
+    for p in (copy / "tiny_long").rglob("seed*.json"):
+        rec = json.loads(p.read_text())
+        rec["suite"] = "tiny_long"
+        if "/gc/" in str(p):  # a worse recipe there: scores reversed
+            rec["test"]["scores"] = [1 - x for x in rec["test"]["scores"]]
+            rec["metrics"]["auc"] = 1 - rec["metrics"]["auc"]
+        p.write_text(json.dumps(rec))
+    info = json.loads((copy / "tiny_long" / "suite.json").read_text())
+    info.update(name="tiny_long", file="does-not-exist.yaml")
+    (copy / "tiny_long" / "suite.json").write_text(json.dumps(info))
+    info = json.loads((copy / "tiny" / "suite.json").read_text())
+    info.update(file="does-not-exist.yaml", check_against="tiny_long")
+    (copy / "tiny" / "suite.json").write_text(json.dumps(info))
+    text = _render(copy)
+    section = text.split("### Against suite `tiny_long` on the same splits")[1].split("###")[0]
+    none_row = next(line for line in section.splitlines() if re.match(r"\| phantom_ct +\| none ", line))
+    assert none_row.count("| yes") == 2 and "+0.0 [+0.0, +0.0]" in none_row
+    gc_row = next(line for line in section.splitlines() if re.match(r"\| phantom_ct +\| gc ", line))
+    here = [json.loads(p.read_text())["metrics"]["auc"] for p in sorted((copy / "tiny" / "phantom_ct" / "gc").glob("seed*.json"))]
+    there = [1 - x for x in here]
+    flags = re.findall(r"\| (yes|no) ", gc_row)
+    expect = [min(here) <= sum(there) / 3 <= max(here), min(there) <= sum(here) / 3 <= max(there)]
+    assert flags == ["yes" if e else "no" for e in expect]
+    assert "### Against suite" not in text.split("## Suite `tiny_long`")[1]
