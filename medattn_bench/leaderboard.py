@@ -263,14 +263,17 @@ def _checks_section(a: SuiteAnalysis) -> list[str]:
         return []
     level = int(round(100 * a.settings.ci_level))
     other = a.checks[0].other
+    def per_seed(aucs: dict[int, float]) -> str:
+        return ", ".join(f"{s}: {_pct(x)}" for s, x in sorted(aucs.items()))
+
+    def mean_sd(aucs: dict[int, float]) -> str:
+        x = list(aucs.values())
+        return f"{_pct(float(np.mean(x)))} ± {_pct(float(np.std(x, ddof=1)) if len(x) > 1 else float('nan'))}"
+
     rows = []
     for c in a.checks:
         v = c.verdict
-        rows.append([c.dataset, c.variant,
-                     ", ".join(f"{s}: {_pct(x)}" for s, x in sorted(c.here.items())),
-                     f"{_pct(float(np.mean(list(c.here.values()))))} ± {_pct(float(np.std(list(c.here.values()), ddof=1)) if len(c.here) > 1 else float('nan'))}",
-                     ", ".join(f"{s}: {_pct(x)}" for s, x in sorted(c.there.items())),
-                     f"{_pct(float(np.mean(list(c.there.values()))))} ± {_pct(float(np.std(list(c.there.values()), ddof=1)) if len(c.there) > 1 else float('nan'))}",
+        rows.append([c.dataset, c.variant, per_seed(c.here), mean_sd(c.here), per_seed(c.there), mean_sd(c.there),
                      "yes" if c.there_mean_in_range else "no", "yes" if c.here_mean_in_range else "no",
                      f"{_pts(v.delta)} [{_pts(v.ci_lo)}, {_pts(v.ci_hi)}], p {_fmt_p(v.p)}" if v else "–"])
     return [f"### Against suite `{other}` on the same splits", "",

@@ -85,22 +85,8 @@ def test_builtin_name_lists_match_the_registries():
         assert BUILTIN_DATASET_INFO[e.name] == (e.meta.get("description", ""), tuple(e.obj.options.model_fields)), e.name
 
 
-def test_dry_run_imports_no_model_code():
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[1]
-    code = ("import sys; sys.argv = ['medattn-bench', 'run', 'suites/paper.yaml', '--dry-run']\n"
-            "from medattn_bench import cli\n"
-            "try:\n    cli.app()\nexcept SystemExit:\n    pass\n"
-            "print('TORCH' if 'torch' in sys.modules else 'NO TORCH')")
-    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120)
-    assert out.stdout.strip().endswith("NO TORCH"), out.stdout + out.stderr
-    assert "48 runs" in out.stdout
-
-
-@pytest.mark.parametrize("argv", [["list", "attention"], ["list", "datasets"]])
-def test_list_imports_no_torch(argv):
+def _cli_without_torch(argv: list[str]) -> str:
+    """Run the CLI in a fresh interpreter; return its output, asserting torch was never imported."""
     import subprocess
     import sys
 
@@ -110,7 +96,17 @@ def test_list_imports_no_torch(argv):
             "print('TORCH' if 'torch' in sys.modules else 'NO TORCH')")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip().endswith("NO TORCH"), out.stdout + out.stderr
-    assert ("cbam" in out.stdout and "medattn-scse" in out.stdout) if argv[1] == "attention" else "phantom_mri" in out.stdout
+    return out.stdout
+
+
+def test_dry_run_imports_no_model_code():
+    assert "48 runs" in _cli_without_torch(["run", "suites/paper.yaml", "--dry-run"])
+
+
+@pytest.mark.parametrize("argv", [["list", "attention"], ["list", "datasets"]])
+def test_list_imports_no_torch(argv):
+    out = _cli_without_torch(argv)
+    assert ("cbam" in out and "medattn-scse" in out) if argv[1] == "attention" else "phantom_mri" in out
 
 
 def test_light_name_check(tmp_path, monkeypatch):
