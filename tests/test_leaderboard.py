@@ -228,3 +228,16 @@ def test_check_against_compares_the_same_splits(tiny_records, tmp_path):
     expect = [min(here) <= sum(there) / 3 <= max(here), min(there) <= sum(here) / 3 <= max(there)]
     assert flags == ["yes" if e else "no" for e in expect]
     assert "### Against suite" not in text.split("## Suite `tiny_long`")[1]
+
+
+def test_committed_records_are_what_their_suite_files_plan():
+    """Every committed record is a run its suite file (with the recorded --set overrides) plans, with
+    the same config hash: a suite edit that would silently re-train committed rows fails here."""
+    infos, problems = load_suite_infos(ROOT / "leaderboard" / "records")
+    assert not problems and infos
+    for name, info in infos.items():
+        folder = ROOT / "leaderboard" / "records" / name
+        s = load_suite(ROOT / info.file, list(info.overrides))
+        status = {Path(r.path).resolve(): r.status for r in plan(s, records_dir=folder)}
+        for path in folder.rglob("seed*.json"):
+            assert status.get(path.resolve()) == "done", f"{path.relative_to(ROOT)}: {status.get(path.resolve(), 'not planned')} under {info.file}"
