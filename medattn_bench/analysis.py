@@ -425,7 +425,7 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
     all_recs = [r for ds in datasets.values() for v in ds.values() for r in v.values()]
     costs = {v: _cost_of([r for ds in datasets.values() for r in ds.get(v, {}).values()]) for v in order}
     return SuiteAnalysis(name, info, st, baseline, order, out_ds, m, rank_variants(ranked), table, costs,
-                         _provenance(all_recs), aa, _claims(info, baseline, out_ds, st))
+                         _provenance(all_recs), aa, _claims(info, baseline, out_ds, order))
 
 
 def claim_status(reported_delta: float, v: Verdict | None, significant: bool) -> str:
@@ -441,15 +441,17 @@ def claim_status(reported_delta: float, v: Verdict | None, significant: bool) ->
     return "cannot be resolved by this suite (our CI holds 0 and the reported Δ)"
 
 
-def _claims(info: SuiteInfo, baseline: str, out_ds: dict[str, DatasetAnalysis], st: StatsSpec) -> list[PaperClaim]:
+def _claims(info: SuiteInfo, baseline: str, out_ds: dict[str, DatasetAnalysis], order: list[str]) -> list[PaperClaim]:
+    """In the board's variant order (suite.json stores the reference with sorted keys, the YAML not)."""
     out = []
     for ds_name, ref in sorted(info.paper_reference.items()):
         d = out_ds.get(ds_name)
         if d is None or baseline not in ref or baseline not in d.variants:
             continue
-        for v, reported in ref.items():
-            if v == baseline or v not in d.variants:
+        for v in order:
+            if v == baseline or v not in d.variants or v not in ref:
                 continue
+            reported = ref[v]
             row = d.comparisons.get(v)
             verdict_ = row.decisive if row is not None else None
             sig = bool(row is not None and row.significant)

@@ -241,3 +241,16 @@ def test_committed_records_are_what_their_suite_files_plan():
         status = {Path(r.path).resolve(): r.status for r in plan(s, records_dir=folder)}
         for path in folder.rglob("seed*.json"):
             assert status.get(path.resolve()) == "done", f"{path.relative_to(ROOT)}: {status.get(path.resolve(), 'not planned')} under {info.file}"
+
+
+def test_claims_follow_the_board_order_whatever_the_reference_order(tiny_records, tmp_path):
+    copy = tmp_path / "records"
+    shutil.copytree(tiny_records, copy)
+    info_path = copy / "tiny" / "suite.json"
+    texts = []
+    for ref in ({"none": 80.0, "se": 90.0, "gc": 79.0}, {"gc": 79.0, "se": 90.0, "none": 80.0}):
+        info = json.loads(info_path.read_text())
+        info.update(file="does-not-exist.yaml", paper_reference={"phantom_ct": ref})
+        info_path.write_text(json.dumps(info))
+        texts.append(_render(copy))
+    assert texts[0] == texts[1]
