@@ -471,7 +471,7 @@ def _checks(a: SuiteAnalysis, other: SuiteAnalysis | None, grouped: dict, st: St
             there = there_g.get(ds_name, {}).get(v)
             if not there:
                 continue
-            pr, seeds = paired_runs(runs, there, f"{ds_name}: {v} in {a.name} vs {other.name}")
+            pr, _ = paired_runs(runs, there, f"{ds_name}: {v} in {a.name} vs {other.name}")
             here_auc = {k[0]: r.metrics.auc for k, r in sorted(runs.items()) if r.ok and k[1] == 0}
             there_auc = {k[0]: r.metrics.auc for k, r in sorted(there.items()) if r.ok and k[1] == 0}
             if not here_auc or not there_auc:

@@ -30,7 +30,7 @@ with warnings.catch_warnings():  # fvcore's import calls torch.jit.script, depre
 from .engine.device import DeviceInfo
 from .engine.train import autocast
 from .models import attention_modules, resnet18
-from .timing import TIMER
+from .timing import TIMER, time_calls
 
 _ELEMENTWISE = ["add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_", "sigmoid", "sigmoid_", "relu", "relu_",
                 "softmax", "exp", "tanh", "gelu", "silu", "silu_", "hardsigmoid", "hardswish", "neg", "rsub",
@@ -157,12 +157,6 @@ class Throughput:
         return asdict(self)
 
 
-def _timed(fn: Any, dev: DeviceInfo, repeats: int, warmup: int) -> list[float]:
-    from .timing import time_calls
-
-    return time_calls(fn, repeats, warmup)
-
-
 def measure_throughput(attention: str, hparams: dict | None, image_size: int, batch_size: int, dev: DeviceInfo,
                        repeats: int = 5, warmup: int = 2) -> Throughput:
     """Training-step and inference images/s: median of ``repeats`` timed batches (with min/max)."""
@@ -188,9 +182,9 @@ def measure_throughput(attention: str, hparams: dict | None, image_size: int, ba
             model(x)
 
     model.train()
-    tr = [batch_size / t for t in _timed(train_step, dev, repeats, warmup)]
+    tr = [batch_size / t for t in time_calls(train_step, repeats, warmup)]
     model.eval()
-    inf = [batch_size / t for t in _timed(infer_step, dev, repeats, warmup)]
+    inf = [batch_size / t for t in time_calls(infer_step, repeats, warmup)]
     peak = torch.cuda.max_memory_allocated() / 2**20 if dev.device == "cuda" else None
     return Throughput(statistics.median(tr), min(tr), max(tr), statistics.median(inf), min(inf), max(inf), min(len(tr), len(inf)),
                       batch_size, image_size, dev.device, dev.name, dev.dtype, dev.channels_last, dev.threads, peak,

@@ -52,9 +52,7 @@ def unknown(kind: str, name: str, names: tuple[str, ...]) -> str:
 def entry_point_names() -> tuple[str, ...]:
     """Names of the installed ``medattn_bench.attention`` entry points (read from metadata; nothing
     is imported). By convention an entry point is named after the block it provides."""
-    from importlib import metadata
-
-    return tuple(ep.name for ep in metadata.entry_points(group="medattn_bench.attention"))
+    return tuple(entry_point_origins())
 
 
 def entry_point_origins() -> dict[str, str]:
