@@ -169,9 +169,50 @@ def _probed(name: str, precision: str, channels_last: str | bool, bf16_ok: bool,
     return DeviceInfo("cpu", name, d, layout == "cl", torch.get_num_threads(), torch.__version__, why)
 
 
+_ONEDNN_PROBE = """
+import torch
+x = torch.randn(8, 64, 16, 16).contiguous(memory_format=torch.channels_last)
+w = torch.randn(64, 64, 3, 3).contiguous(memory_format=torch.channels_last)
+with torch.backends.mkldnn.verbose(torch.backends.mkldnn.VERBOSE_ON):
+    torch.nn.functional.conv2d(x, w)
+"""
+
+
+@lru_cache(maxsize=1)
+def instruction_sets() -> dict:
+    """The instruction sets this process computes with, which decide its fp32 arithmetic (the same
+    config trained on AVX2 and on AVX-512 gives different models): ATen's vectorised kernels
+    (torch.backends.cpu.get_cpu_capability) and oneDNN's, read from oneDNN's own verbose lines in a
+    child process with this environment (ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA caps included):
+    its ISA line and the kernel it picked for an fp32 3x3 convolution. About 2 s, once per process."""
+    import subprocess
+    import sys
+
+    out = {"aten": torch.backends.cpu.get_cpu_capability(), "onednn": None, "onednn_fp32_conv": None,
+           "caps": {k: os.environ[k] for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA") if k in os.environ}}
+    try:
+        res = subprocess.run([sys.executable, "-c", _ONEDNN_PROBE], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return out
+    for line in res.stdout.splitlines():
+        if ",info,cpu,isa:" in line:
+            out["onednn"] = line.split(",info,cpu,isa:", 1)[1].strip()
+        elif ",primitive,exec,cpu,convolution," in line and out["onednn_fp32_conv"] is None:
+            out["onednn_fp32_conv"] = line.split(",primitive,exec,cpu,convolution,", 1)[1].split(",")[0]
+    return out
+
+
+def isa_label(isa: dict | None) -> str:
+    """One short name for a record's instruction sets: ATen's capability and oneDNN's fp32 conv kernel."""
+    if not isa:
+        return "not recorded"
+    conv = isa.get("onednn_fp32_conv") or "?"
+    return f"ATen {isa.get('aten') or '?'}, oneDNN {conv.split(':')[-1]}"
+
+
 def machine_summary() -> dict:
     return {"platform": platform.platform(),
             "python": platform.python_version(), "cpu": cpu_name(), "cpu_count": os.cpu_count(),
-            "torch": torch.__version__,
+            "torch": torch.__version__, "isa": instruction_sets(),
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES")}
