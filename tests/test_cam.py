@@ -1,6 +1,7 @@
 """Grad-CAM and localisation: a CAM lands where the model looks, scores equal hand computation,
 the figure has the study's grid, and kept weights reload to the very model the record scores."""
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -121,7 +122,10 @@ def test_cam_command_writes_the_study_grid(kept, tmp_path):
     result = CliRunner().invoke(cli.app, ["cam", str(kept / "camtiny.yaml"), "--dataset", "phantom_ct", "--seed", "1",
                                           "--n", "4", "--records", str(kept / "rec"), "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "largest difference 0" in result.output
+    # the same weights on a batch of 4 instead of the test batches: oneDNN may pick another kernel for
+    # another batch size (it does on AVX-512 / AMX Xeons), so equal to float rounding, not bit for bit
+    worst = float(re.search(r"largest difference ([0-9.e+-]+)\)", result.output).group(1))
+    assert worst < 1e-5, result.output
     png = tmp_path / "camtiny-phantom_ct-cam.png"
     assert png.is_file() and (tmp_path / "camtiny-phantom_ct-cam.pdf").is_file()
     # figsize (1.6 * columns + 0.8, 1.6 * rows + 0.6) inches at 130 dpi: 4 images, 2 variants
