@@ -316,7 +316,7 @@ def _aa_result(ds: str, v: str, runs: list[PairedRun], st: StatsSpec) -> AAResul
 
 
 def _cost_of(records: list[RunRecord]) -> dict | None:
-    recs = [r for r in records if r.cost]
+    recs = [r for r in records if r.cost and r.cost.get("static")]
     if not recs:
         return None
     c = recs[0].cost

@@ -46,6 +46,7 @@ def run(
     records: Annotated[Optional[Path], typer.Option("--records", help="Records folder (default: the suite's).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show the progress bar.")] = True,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs recorded as failed.")] = False,
+    rerun_stale: Annotated[bool, typer.Option("--rerun-stale", help="Replace records made with another config (by default they are left alone).")] = False,
     runs_per_device: Annotated[Optional[int], typer.Option("--runs-per-device", min=1, help="Local, CUDA: runs sharing each GPU at once (default: the suite's executor.runs_per_device).")] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", min=1, help="Local: runs at a time, each in its own process (default: the suite's executor.workers).")] = None,
     executor: Annotated[Optional[str], typer.Option("--executor", help="local or slurm (default: the suite's executor.kind); slurm submits one job array and returns.")] = None,
@@ -83,16 +84,19 @@ def run(
         from .runner import submit_suite
 
         n = submit_suite(s, str(suite), runs, ex, set_ or [], records, data_root, retry_failed,
-                         log=lambda m: typer.echo(m, err=True))
+                         log=lambda m: typer.echo(m, err=True), rerun_stale=rerun_stale)
         typer.echo(f"{n} run(s) submitted; follow them with: medattn-bench status {suite}"
                    + (f" --records {records}" if records else ""))
         return
     counts = run_suite(s, str(suite), runs, set_ or [], records, data_root, ex.workers,
                        progress and sys.stderr.isatty(), retry_failed, log=lambda m: typer.echo(m, err=True),
-                       runs_per_device=ex.runs_per_device)
+                       runs_per_device=ex.runs_per_device, rerun_stale=rerun_stale)
     skipped = counts["skipped"]
-    typer.echo(f"{counts['ok']} run(s) ok, {counts['failed']} failed, {skipped} already recorded; "
+    left = f", {counts['left_alone']} left alone (see above)" if counts["left_alone"] else ""
+    typer.echo(f"{counts['ok']} run(s) ok, {counts['failed']} failed, {skipped} already recorded{left}; "
                f"records in {records or s.records_dir()}")
+    if counts["failed"] or counts["left_alone"]:
+        raise typer.Exit(1)  # a batch job must not look green when runs failed or were not run
 
 
 def _suite_infos(records_dir: Path) -> tuple[dict, list[str]]:
@@ -132,15 +136,18 @@ def leaderboard(
     out: Annotated[Path, typer.Option("--out", help="Markdown file to write ('-' for stdout).")] = Path("leaderboard/README.md"),
     allow_mixed: Annotated[bool, typer.Option("--allow-mixed", help="Rank rows whose protocol differs from the baseline's.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if OUT differs from a fresh render.")] = False,
+    allow_duplicates: Annotated[bool, typer.Option("--allow-duplicates", help="Exit 0 although two records claim the same run (neither is used either way).")] = False,
 ) -> None:
     """Render the leaderboard markdown (and a forest plot per suite) from the stored records."""
     from .analysis import analyse
     from .leaderboard import render_analyses
-    from .results import load_records, write_text_atomic
+    from .results import write_text_atomic
 
     if not records_dir.is_dir():
         _fail(f"{records_dir}: no such records folder (run a suite first: medattn-bench run suites/demo.yaml)")
-    recs, problems = load_records(records_dir)
+    if str(out) != "-" and out.is_dir():
+        _fail(f"--out {out}: is a folder; name the markdown file to write, e.g. {out / 'README.md'}")
+    recs, problems, n_dup = _vetted_records(records_dir)
     infos, info_problems = _suite_infos(records_dir)
     problems += info_problems
     for p in problems:
@@ -169,8 +176,26 @@ def leaderboard(
             raise typer.Exit(1)
         typer.echo(f"{out} is up to date ({len(recs)} records)")
     else:
-        write_text_atomic(out, text)
+        try:
+            write_text_atomic(out, text)
+        except OSError as exc:
+            _fail(f"--out {out}: cannot write ({exc.strerror or exc})")
         typer.echo(f"wrote {out} from {len(recs)} records")
+    if n_dup and not allow_duplicates:
+        typer.echo(f"error: {n_dup} record files claim runs that another file claims too (named above; none of "
+                   "them is used): remove the wrong ones, or pass --allow-duplicates", err=True)
+        raise typer.Exit(1)
+
+
+def _vetted_records(records_dir: Path):
+    """Records below ``records_dir`` that pass :func:`medattn_bench.trust.vet`, one line per file
+    not used, and how many files are duplicate claims."""
+    from .results import load_records
+    from .trust import vet
+
+    recs, problems = load_records(records_dir)
+    usable, unused, n_dup = vet(recs)
+    return usable, problems + [u.line() for u in unused], n_dup
 
 
 @app.command()
@@ -199,6 +224,28 @@ def cam(
     files, worst = cam_figure_for(runs, data_root or s.data_root, n, method, out, s.name, s.eval.cam.layer)
     typer.echo(f"wrote {', '.join(str(f) for f in files)}; reloaded weights reproduce the recorded scores "
                f"(largest difference {worst:.2g})")
+
+
+@app.command()
+def verify(
+    records: Annotated[list[Path], typer.Argument(help="Record files (.json) to re-train and compare.")],
+    data_root: DataRootOpt = None,
+    plugin: PluginOpt = None,
+) -> None:
+    """Re-train the runs that records describe, from their stored config, on this machine, and compare
+    the new test scores with the stored ones (what a maintainer runs on a plugin's pull request)."""
+    from .verify import verify_record
+
+    _plugins(plugin)
+    bad = 0
+    for path in records:
+        if not path.is_file():
+            _fail(f"{path}: no such record file")
+        v = verify_record(path, data_root)
+        typer.echo(v.line())
+        bad += not v.ok
+    if bad:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -282,7 +329,9 @@ def compare(
     """The full paired comparison of variant A against B: per seed, pooled, both tests."""
     from .compare import compare_report
 
-    typer.echo(compare_report(records_dir, a, b, dataset, suite))
+    if not records_dir.is_dir():
+        _fail(f"{records_dir}: no such records folder")
+    typer.echo(compare_report(records_dir, a, b, dataset, suite, warn=lambda m: typer.echo(f"warning: {m}", err=True)))
 
 
 @list_app.command("attention")

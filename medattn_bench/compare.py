@@ -14,10 +14,19 @@ from .stats import delong_ci, paired_comparison, split_bootstrap, split_delta, v
 from .suite import StatsSpec
 
 
-def compare_report(records_dir: Path, a: str, b: str, dataset: str | None = None, suite: str | None = None) -> str:
+def compare_report(records_dir: Path, a: str, b: str, dataset: str | None = None, suite: str | None = None,
+                   warn=lambda line: None) -> str:
+    """The report; ``warn`` gets one line per record file not used (unreadable, inconsistent,
+    misfiled or a duplicate claim), as the leaderboard names them."""
+    from .trust import vet
+
     recs, problems = load_records(records_dir)
+    recs, unused, _ = vet(recs)
+    for line in problems + [u.line() for u in unused]:
+        warn(line)
     if not recs:
-        raise RecordError(f"{records_dir}: no run records found" + (f" ({len(problems)} unreadable)" if problems else ""))
+        raise RecordError(f"{records_dir}: no run records found" if not (problems or unused) else
+                          f"{records_dir}: no usable run records ({len(problems) + len(unused)} not used, named above)")
     grouped = group(recs)
     if suite is None:
         if len(grouped) > 1:

@@ -50,6 +50,8 @@ class RunSpec(BaseModel):
         return int(np.random.SeedSequence([self.seed, self.init_seed, self.attention.init_offset]).generate_state(1)[0])
 
 
+MIN_TRAIN_IMAGES = 8  # below this, batch norm statistics degenerate (non-finite test scores)
+
 _DATA: dict[str, Any] = {}  # data set key -> ImageSet, loaded once per process
 _CONTENT: dict[str, str] = {}  # data set key -> its content hash, computed on first use
 
@@ -149,7 +151,7 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
     from .engine import TrainSettings, resolve_device, train_and_evaluate
     from .engine.device import machine_summary
     from .engine.train import Augment
-    from .errors import DivergedError
+    from .errors import DataError, DivergedError, MedattnError
     from .metrics import calibration
     from .models import resnet18
     from .plugins import provenance
@@ -162,7 +164,17 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
     t = spec.train
     dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size, t.batch_size)
     data = dataset_for(spec.dataset, data_root)
-    train_idx, test_idx = split_indices(data, spec.dataset.name, spec.split, spec.seed)
+    try:
+        train_idx, test_idx = split_indices(data, spec.dataset.name, spec.split, spec.seed)
+        if len(set(data.labels[test_idx].tolist())) < 2 or len(set(data.labels[train_idx].tolist())) < 2:
+            raise DataError(f"split seed {spec.seed} of {spec.dataset.name} ({len(data)} images) leaves one class only "
+                            f"in its train or test side; the data set is too small or too unbalanced for this split")
+        if len(train_idx) < MIN_TRAIN_IMAGES:
+            raise DataError(f"split seed {spec.seed} of {spec.dataset.name} ({len(data)} images) leaves "
+                            f"{len(train_idx)} training image(s); at least {MIN_TRAIN_IMAGES} are needed to train "
+                            "a ResNet-18 with batch norm")
+    except MedattnError as exc:
+        return _failed_early(spec, started, t0, dev, f"split: {exc}")
     entry = ATTENTION.entry(spec.attention.name)
     a = t.augment
     settings = TrainSettings(epochs=spec.epochs, batch_size=t.batch_size, lr=t.lr, momentum=t.momentum,
@@ -191,9 +203,6 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
         model = resnet18(spec.attention.name, spec.attention.hparams)
         out = train_and_evaluate(model, data.images, data.labels, train_idx, test_idx, settings, dev,
                                  spec.torch_seed, on_epoch or (lambda e, l: None))
-    except DivergedError as exc:
-        status, failure, metrics, test, history = "failed", str(exc), None, None, []
-    else:
         ci = delong_ci(labels, out.scores)
         metrics = Metrics(auc=ci.auc, auc_ci_delong=ci.to_dict(), n_test=int(len(labels)), n_pos=int(labels.sum()),
                           **calibration(labels, out.scores))
@@ -205,10 +214,39 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
         keep = spec.cam.keep_weights
         if keep is True or (isinstance(keep, list) and spec.seed in keep):
             common["weights"] = save_weights(out.model, Path(spec.path).with_suffix(".pt"))
+    except DivergedError as exc:
+        status, failure, metrics, test, history = "failed", str(exc), None, None, []
+        common.pop("explain", None)
+    except (Exception, SystemExit) as exc:  # a bad hyper-parameter, a plugin that raises or exits: this run fails
+        status, metrics, test, history = "failed", None, None, []
+        common.pop("explain", None)
+        common.pop("weights", None)
+        failure = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else '(no message)'}"
+        if isinstance(exc, SystemExit):
+            failure += " (the code called sys.exit during training)"
     return RunRecord(**common, status=status, failure=failure, metrics=metrics, test=test, history=history,
                      time=TimeInfo(started=started.isoformat(timespec="seconds"),
                                    finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                    wall_s=round(time.perf_counter() - t0, 3), train_s=train_s))
+
+
+def _failed_early(spec: RunSpec, started, t0: float, dev, failure: str):
+    """The record of a run that failed before training (no split, no model): config and reason."""
+    from . import __version__
+    from .engine.device import machine_summary
+    from .results import RunInfo, RunRecord, TimeInfo, git_info, protocol_part
+    from .suite import canonical_hash
+
+    return RunRecord(suite=spec.suite,
+                     run=RunInfo(dataset=spec.dataset.name, variant=spec.attention.key, attention=spec.attention.name,
+                                 hparams=spec.attention.hparams, seed=spec.seed, init_seed=spec.init_seed),
+                     config=spec.config, config_hash=spec.config_hash,
+                     protocol_hash=canonical_hash(protocol_part(spec.config)), status="failed", failure=failure,
+                     env={"package_version": __version__, "git": git_info(), "machine": machine_summary(),
+                          "device": dev.to_dict(), "torch_seed": spec.torch_seed},
+                     time=TimeInfo(started=started.isoformat(timespec="seconds"),
+                                   finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                   wall_s=round(time.perf_counter() - t0, 3)))
 
 
 def explain_images(data, test_idx: np.ndarray, max_images: int) -> np.ndarray:
@@ -303,5 +341,11 @@ def run_and_store(spec: RunSpec, data_root: str | None = None, plugins: list[str
     discover_entry_points()
     load_plugins(list(plugins))
     record = execute_run(spec, data_root, on_epoch, threads)
-    write_record(path, record)
+    try:
+        write_record(path, record)
+    except OSError as exc:
+        from .errors import RecordError
+
+        raise RecordError(f"{path}: the record of {spec.name} could not be written ({exc.strerror or exc}); "
+                          "free space or fix permissions, then run the suite again (finished runs are kept)") from None
     return record.status == "ok"

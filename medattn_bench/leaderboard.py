@@ -368,7 +368,10 @@ def render_analyses(analyses: list[SuiteAnalysis], problems: list[str] | tuple[s
     for a in analyses:
         lines += render_suite(a, figures)
     if problems:
-        lines += ["## Skipped files", ""] + [f"- {p}" for p in problems] + [""]
+        lines += ["## Records not used", "",
+                  "Files under the records folder that no table above uses: unreadable, inconsistent with their own "
+                  "labels and scores, misfiled, or claiming a run another file claims too.", ""]
+        lines += [f"- {p}" for p in problems] + [""]
     return "\n".join(lines).rstrip() + "\n"
 
 

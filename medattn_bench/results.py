@@ -150,6 +150,8 @@ def read_record(path: Path) -> RunRecord:
         raw = json.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"unreadable ({exc.__class__.__name__}: {exc})") from None
+    except RecursionError:
+        raise ValueError("unreadable (JSON nested too deeply to be a record)") from None
     if not isinstance(raw, dict):
         raise ValueError("not a medattn-bench record (not a JSON object)")
     if raw.get("schema") == 1:

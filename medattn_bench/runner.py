@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from .errors import MedattnError
 from .execute import RunSpec
-from .results import SuiteInfo, read_record, record_path, write_suite_info
+from .results import SCHEMA_VERSION, SuiteInfo, read_record, record_path, write_suite_info
 from .suite import AttentionSpec, DatasetSpec, Suite, canonical_hash
 
 ONLY_KEYS = ("dataset", "attention", "seed")
@@ -78,20 +78,128 @@ def _selected(only: dict[str, list[str]], dataset: str, a: AttentionSpec, seed: 
 
 
 def _status(spec: RunSpec) -> str:
+    """todo (no record); done / failed (its record, intact); stale (recorded with another config:
+    left alone unless told); newer (a record of a newer schema: left alone); damaged (unreadable, or
+    inconsistent with its own contents or place: set aside and redone)."""
+    import json
+
+    from .trust import record_problems
+
     path = Path(spec.path)
     if not path.exists():
         return "todo"
     try:
         rec = read_record(path)
     except ValueError:
-        return "stale"
+        try:
+            schema = json.loads(path.read_text()).get("schema")
+        except (OSError, ValueError, AttributeError, RecursionError):
+            schema = None
+        return "newer" if isinstance(schema, int) and schema > SCHEMA_VERSION else "damaged"
+    if record_problems(rec) or rec.suite != spec.suite:
+        return "damaged"
     if rec.config_hash != spec.config_hash:
         return "stale"
     return "done" if rec.status == "ok" else "failed"
 
 
-def _to_run(runs: list[RunSpec], retry_failed: bool) -> list[RunSpec]:
-    return [r for r in runs if r.status in ("todo", "stale") or (retry_failed and r.status == "failed")]
+def _to_run(runs: list[RunSpec], retry_failed: bool, rerun_stale: bool = False) -> list[RunSpec]:
+    return [r for r in runs if r.status in ("todo", "damaged") or (retry_failed and r.status == "failed")
+            or (rerun_stale and r.status == "stale")]
+
+
+def report_left_alone(runs: list[RunSpec], rerun_stale: bool, log: Callable[[str], None]) -> int:
+    """Say which recorded runs this invocation leaves as they are, and why; return how many."""
+    stale = [r for r in runs if r.status == "stale"] if not rerun_stale else []
+    newer = [r for r in runs if r.status == "newer"]
+    if stale:
+        log(f"{len(stale)} run(s) are recorded with another config (e.g. {stale[0].path}) and are left as they are: "
+            "to train them under this config, write elsewhere with --records DIR, or replace them with --rerun-stale")
+    if newer:
+        log(f"{len(newer)} record(s) have a newer schema than this medattn-bench reads (e.g. {newer[0].path}) and are "
+            "left as they are: upgrade medattn-bench")
+    return len(stale) + len(newer)
+
+
+def set_aside_damaged(runs: list[RunSpec], log: Callable[[str], None]) -> None:
+    """Move each damaged record to ``<name>.damaged`` (numbered if taken) before its run is redone:
+    the evidence stays, and no reader takes it for a record."""
+    for r in runs:
+        if r.status != "damaged":
+            continue
+        path = Path(r.path)
+        target, n = path.with_name(path.name + ".damaged"), 1
+        while target.exists():
+            target, n = path.with_name(f"{path.name}.damaged{n}"), n + 1
+        try:
+            path.rename(target)
+        except FileNotFoundError:
+            continue
+        log(f"{path}: damaged record set aside as {target.name}; the run is redone")
+
+
+TMP_MAX_AGE_S = 600  # a record is written in milliseconds and weights in seconds: older temp files are debris
+
+
+def clean_temp_files(folder: Path, log: Callable[[str], None], max_age_s: float = TMP_MAX_AGE_S) -> int:
+    """Remove temporary files left by writers that were killed (``.<name>.*.tmp``, older than
+    ``max_age_s``); called while holding the folder's lock."""
+    import time
+
+    now, n = time.time(), 0
+    for tmp in Path(folder).rglob(".*.tmp"):
+        try:
+            if tmp.is_file() and now - tmp.stat().st_mtime > max_age_s:
+                tmp.unlink()
+                n += 1
+        except OSError:
+            continue
+    if n:
+        log(f"removed {n} temporary file(s) left by interrupted writers in {folder}")
+    return n
+
+
+class FolderLock:
+    """One writer per records folder: an exclusive ``flock`` on ``<folder>/.lock``, which the OS
+    releases when the holder dies however it dies (kill -9 included). The file names its holder."""
+
+    def __init__(self, folder: Path):
+        self.folder = Path(folder)
+        self.path = self.folder / ".lock"
+        self._fh = None
+
+    def __enter__(self) -> FolderLock:
+        import fcntl
+        import os
+        import socket
+        import sys
+        from datetime import datetime, timezone
+
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fh = open(self.path, "a+")
+        except OSError as exc:
+            raise MedattnError(f"{self.folder}: cannot write to the records folder ({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            fh.close()
+            raise MedattnError(f"{self.folder}: another medattn-bench run is writing to this records folder "
+                               f"({holder}); wait for it to finish, or use another --records folder") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} on {socket.gethostname()} since "
+                 f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}: {' '.join(sys.argv[:3])}\n")
+        fh.flush()
+        self._fh = fh
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fh is not None:
+            self._fh.close()  # closing releases the flock
+            self._fh = None
 
 
 def _attach_costs(todo: list[RunSpec], costs: dict[str, dict]) -> None:
@@ -102,27 +210,37 @@ def _attach_costs(todo: list[RunSpec], costs: dict[str, dict]) -> None:
 def run_suite(suite: Suite, suite_file: str, runs: list[RunSpec], overrides: list[str] | tuple[str, ...] = (),
               records_dir: Path | None = None, data_root: str | None = None, workers: int = 1, progress: bool = False,
               retry_failed: bool = False, log: Callable[[str], None] = print,
-              runs_per_device: int = 1) -> dict[str, int]:
+              runs_per_device: int = 1, rerun_stale: bool = False) -> dict[str, int]:
     """Run the planned ``runs`` that are not done on this machine: data loaded first (missing data
-    fails before anything trains), cost measured once per variant, then the local executor."""
+    fails before anything trains), cost measured once per variant, then the local executor. Holds
+    the records folder's lock throughout; the plan is re-read under it (another run may have
+    finished some of these runs meanwhile)."""
     from .execute import dataset_for
     from .executors import LocalExecutor, measure_costs
     from .plugins import _loaded
 
-    write_suite_settings(suite, suite_file, list(overrides), records_dir)
-    todo = _to_run(runs, retry_failed)
-    root = data_root or suite.data_root
-    for spec in todo:
-        dataset_for(spec.dataset, root)
-    if todo:
-        c = suite.eval.cost
-        _attach_costs(todo, measure_costs(todo, c.repeats, c.warmup, c.throughput, suite.train.threads))
-        log(f"{len(todo)} run(s) to do, {len(runs) - len(todo)} already recorded")
-    devices: tuple[str, ...] = ()
-    if runs_per_device > 1 and todo:
-        devices = _gpu_slots(suite, runs_per_device, log)
-    counts = LocalExecutor(root, tuple(_loaded), workers, suite.train.threads, progress, log, devices).run(todo)
-    return {**counts, "skipped": len(runs) - len(todo)}
+    folder = Path(records_dir or suite.records_dir())
+    with FolderLock(folder):
+        for spec in runs:
+            spec.status = _status(spec)
+        clean_temp_files(folder, log)
+        left = report_left_alone(runs, rerun_stale, log)
+        todo = _to_run(runs, retry_failed, rerun_stale)
+        if todo or not (folder / "suite.json").exists():  # an invocation that trains nothing rewrites nothing
+            write_suite_settings(suite, suite_file, list(overrides), records_dir)
+        root = data_root or suite.data_root
+        for spec in todo:
+            dataset_for(spec.dataset, root)
+        if todo:
+            set_aside_damaged(todo, log)
+            c = suite.eval.cost
+            _attach_costs(todo, measure_costs(todo, c.repeats, c.warmup, c.throughput, suite.train.threads))
+            log(f"{len(todo)} run(s) to do, {len(runs) - len(todo)} already recorded")
+        devices: tuple[str, ...] = ()
+        if runs_per_device > 1 and todo:
+            devices = _gpu_slots(suite, runs_per_device, log)
+        counts = LocalExecutor(root, tuple(_loaded), workers, suite.train.threads, progress, log, devices).run(todo)
+    return {**counts, "skipped": len(runs) - len(todo) - left, "left_alone": left}
 
 
 def _gpu_slots(suite: Suite, runs_per_device: int, log: Callable[[str], None]) -> tuple[str, ...]:
@@ -139,7 +257,7 @@ def _gpu_slots(suite: Suite, runs_per_device: int, log: Callable[[str], None]) -
 
 def submit_suite(suite: Suite, suite_file: str, runs: list[RunSpec], ex, overrides: list[str] | tuple[str, ...] = (),
                  records_dir: Path | None = None, data_root: str | None = None, retry_failed: bool = False,
-                 log: Callable[[str], None] = print) -> int:
+                 log: Callable[[str], None] = print, rerun_stale: bool = False) -> int:
     """Submit the runs not done and not already queued as one Slurm job array; return how many."""
     from .executors import measure_costs
     from .executors.slurm import SlurmExecutor, in_flight
@@ -148,11 +266,13 @@ def submit_suite(suite: Suite, suite_file: str, runs: list[RunSpec], ex, overrid
     folder = Path(records_dir or suite.records_dir())
     write_suite_settings(suite, suite_file, list(overrides), records_dir)
     queued = in_flight(folder)
-    todo = [r for r in _to_run(runs, retry_failed) if r.path not in queued]
+    report_left_alone(runs, rerun_stale, log)
+    todo = [r for r in _to_run(runs, retry_failed, rerun_stale) if r.path not in queued]
     if queued:
         log(f"{len(queued)} run(s) still queued or running from an earlier submission: not submitted again")
     if not todo:
         return 0
+    set_aside_damaged(todo, log)
     # Parameters and MACs here; throughput belongs to the compute node's device (medattn-bench profile there).
     _attach_costs(todo, measure_costs(todo, 1, 0, False))
     SlurmExecutor(folder, data_root or suite.data_root, tuple(_loaded), ex.partition, ex.time_min, ex.gpus, ex.cpus,

@@ -11,7 +11,7 @@ import difflib
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -23,14 +23,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# A name from a suite becomes a folder of the records tree: letters, digits and _ . + - only, not
+# starting with a dot, so no name can climb out of the records folder or hide in it.
+SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.+\-]{0,99}$"
+
+
 class DatasetSpec(_Strict):
-    name: str = Field(description="registered data set name (medattn-bench list datasets)")
+    name: str = Field(description="registered data set name (medattn-bench list datasets)", pattern=SAFE_NAME)
     options: dict[str, Any] = Field(default_factory=dict)
 
 
 class AttentionSpec(_Strict):
-    name: str = Field(description="registered attention block name (medattn-bench list attention)")
-    label: str | None = Field(None, description="leaderboard row name; defaults to name")
+    name: str = Field(description="registered attention block name (medattn-bench list attention)", pattern=SAFE_NAME)
+    label: str | None = Field(None, description="leaderboard row name; defaults to name (letters, digits, _ . + -)",
+                              pattern=SAFE_NAME)
     hparams: dict[str, Any] = Field(default_factory=dict)
     init_offset: int = Field(0, ge=0, description="shifts this row's initialisation seeds; an A/A check lists the "
                              "baseline twice, the copy with init_offset: 1")
@@ -49,12 +55,12 @@ class AugmentSpec(_Strict):
 
 
 class TrainSpec(_Strict):
-    epochs: int = Field(100, ge=1)
-    epochs_per_dataset: dict[str, int] = Field(default_factory=dict, description="data set name -> epochs")
-    batch_size: int = Field(64, ge=2)
-    lr: float = Field(0.05, gt=0)
+    epochs: int = Field(100, ge=1, le=100_000)
+    epochs_per_dataset: dict[str, Annotated[int, Field(ge=1, le=100_000)]] = Field(default_factory=dict, description="data set name -> epochs")
+    batch_size: int = Field(64, ge=2, le=65_536)
+    lr: float = Field(0.05, gt=0, le=10)
     momentum: float = Field(0.9, ge=0, lt=1)
-    weight_decay: float = Field(1e-4, ge=0)
+    weight_decay: float = Field(1e-4, ge=0, le=1)
     lr_milestones: list[float] = Field(default_factory=lambda: [0.3, 0.6, 0.9])
     lr_gamma: float = Field(0.1, gt=0, le=1)
     image_size: int = Field(224, ge=16, le=1024)
@@ -92,7 +98,7 @@ class StatsSpec(_Strict):
         "variance; see the A/A suite): DerSimonian-Laird + Hartung-Knapp, or a bootstrap over splits")
     alpha: float = Field(0.05, gt=0, lt=0.5)
     power: float = Field(0.8, gt=0.5, lt=1, description="for the minimum detectable difference")
-    n_resamples: int = Field(10000, ge=100)
+    n_resamples: int = Field(10000, ge=100, le=200_000)
     ci_level: float = Field(0.95, gt=0.5, lt=1)
     ci_method: Literal["bca", "percentile"] = Field("bca", description="CI of the case-only bootstrap")
     correction: Literal["holm", "bonferroni", "bh", "none"] = "holm"
@@ -156,7 +162,7 @@ class Suite(_Strict):
     attention: list[AttentionSpec] = Field(min_length=1)
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1,
                              description="split seeds (with split.kind kfold: fold s % folds of repeat s // folds)")
-    init_seeds: int = Field(1, ge=1, description="initialisations trained per split and variant")
+    init_seeds: int = Field(1, ge=1, le=1000, description="initialisations trained per split and variant")
     train: TrainSpec = Field(default_factory=TrainSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
@@ -386,6 +392,9 @@ def check_names(suite: Suite, path: Path) -> None:
             raise SuiteError(f"{path}: attention.{i}.hparams: {err}") from None
         except (TypeError, ValueError) as err:
             raise SuiteError(f"{path}: attention.{i}.hparams: {a.name!r} rejected {a.hparams}: {err}") from None
+        except (Exception, SystemExit) as err:  # a plugin's own bug, or its sys.exit: one line, not an exit
+            raise SuiteError(f"{path}: attention.{i}: building {a.name!r} ({ATTENTION.entry(a.name).origin}) "
+                             f"raised {type(err).__name__}: {err}") from None
         if ATTENTION.entry(a.name).origin != "built-in":
             from .contract import check_block
 

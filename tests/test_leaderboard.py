@@ -100,7 +100,7 @@ def test_corrupt_and_invalid_records_are_reported_not_fatal(tiny_records, tmp_pa
     result = runner.invoke(cli.app, ["leaderboard", str(copy), "--out", str(tmp_path / "board.md")])
     assert result.exit_code == 0, result.output
     board = (tmp_path / "board.md").read_text()
-    assert "## Skipped files" in board and "seed9.json: skipped: unreadable" in board
+    assert "## Records not used" in board and "seed9.json: skipped: unreadable" in board
     assert "seed8.json: skipped: invalid record: time: Field required" in board
     assert "### phantom_ct" in board and (tmp_path / "figures" / "tiny-forest.svg").is_file()
 

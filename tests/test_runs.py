@@ -13,9 +13,9 @@ import torch
 from torch import nn
 
 from medattn_bench.attention import ATTENTION, register_attention
-from medattn_bench.results import load_records, write_json_atomic
+from medattn_bench.results import load_records, protocol_part, read_record, write_json_atomic
 from medattn_bench.runner import plan, run_suite
-from medattn_bench.suite import load_suite
+from medattn_bench.suite import canonical_hash, load_suite
 
 TINY = """\
 name: tiny
@@ -89,7 +89,7 @@ def nan_block():
 def test_diverging_run_is_recorded_as_failed_and_the_suite_goes_on(tmp_path, nan_block):
     path = _suite(tmp_path, attn="{name: test_nan_gate}", epochs=2)
     counts = _run(path, tmp_path / "rec")
-    assert counts == {"skipped": 0, "ok": 2, "failed": 2}
+    assert counts == {"skipped": 0, "ok": 2, "failed": 2, "left_alone": 0}
     recs, _ = load_records(tmp_path / "rec")
     failed = [r for r in recs if r.status == "failed"]
     assert len(failed) == 2 and all("loss became nan in epoch 1" in r.failure for r in failed)
@@ -101,13 +101,35 @@ def test_resume_skips_done_and_reruns_stale(tmp_path):
     path = _suite(tmp_path)
     rec = tmp_path / "rec"
     assert _run(path, rec)["ok"] == 4
-    assert _run(path, rec) == {"skipped": 4, "ok": 0, "failed": 0}
+    assert _run(path, rec) == {"skipped": 4, "ok": 0, "failed": 0, "left_alone": 0}
     target = rec / "phantom_mri" / "se" / "seed1.json"
     data = json.loads(target.read_text())
-    data["config_hash"] = "0" * 16  # as if produced by another protocol
+    data["config"]["train"]["epochs"] = 99  # as if produced by another protocol, hashes consistent
+    data["config_hash"] = canonical_hash(data["config"])
+    data["protocol_hash"] = canonical_hash(protocol_part(data["config"]))
     target.write_text(json.dumps(data))
+    before = target.read_bytes()
     assert [r.status for r in plan(load_suite(path), records_dir=rec)].count("stale") == 1
+    # finished work is never replaced unasked: the stale record stays byte for byte
+    assert _run(path, rec) == {"skipped": 3, "ok": 0, "failed": 0, "left_alone": 1}
+    assert target.read_bytes() == before
+    s = load_suite(path)
+    counts = run_suite(s, str(path), plan(s, records_dir=rec), records_dir=rec, log=lambda m: None, rerun_stale=True)
+    assert counts["ok"] == 1 and json.loads(target.read_text())["config"]["train"]["epochs"] != 99
+
+
+def test_damaged_record_is_set_aside_and_redone(tmp_path):
+    path = _suite(tmp_path)
+    rec = tmp_path / "rec"
+    _run(path, rec)
+    target = rec / "phantom_mri" / "se" / "seed1.json"
+    data = json.loads(target.read_text())
+    data["metrics"]["auc"] = 0.999  # forged: not the AUC of its own scores
+    target.write_text(json.dumps(data))
+    assert [r.status for r in plan(load_suite(path), records_dir=rec)].count("damaged") == 1
     assert _run(path, rec)["ok"] == 1
+    assert json.loads(target.with_name("seed1.json.damaged").read_text())["metrics"]["auc"] == 0.999
+    assert read_record(target).metrics.auc != 0.999
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):

@@ -15,24 +15,30 @@ def measure_costs(todo: list[RunSpec], repeats: int, warmup: int, throughput: bo
                   threads: int | None = None) -> dict[str, dict[str, Any]]:
     """Static cost and (optionally) throughput per variant, measured once here, before any run
     starts, so no timing competes with training for the cores. Keyed by variant key."""
-    from ..cost import measure_throughput, static_cost
-    from ..engine import resolve_device
-
     out: dict[str, dict[str, Any]] = {}
     for spec in todo:
         a, t = spec.attention, spec.train
         if a.key in out:
             continue
-        cost = {"static": static_cost(a.name, a.hparams, t.image_size).to_dict(),
-                "static_224": {k: v for k, v in static_cost(a.name, a.hparams, 224).to_dict().items()
-                               if k in ("params", "params_attention", "macs", "macs_attention")}}
-        if throughput:
-            dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size,
-                                 t.batch_size)
-            cost["throughput"] = measure_throughput(a.name, a.hparams, t.image_size, t.batch_size, dev, repeats,
-                                                    warmup).to_dict()
-        out[a.key] = cost
+        try:
+            out[a.key] = _cost_of_variant(a, t, repeats, warmup, throughput, threads)
+        except (Exception, SystemExit) as exc:  # the block cannot be built: its runs fail and say why
+            out[a.key] = {"unavailable": f"{type(exc).__name__}: {exc}"}
     return out
+
+
+def _cost_of_variant(a, t, repeats: int, warmup: int, throughput: bool, threads: int | None) -> dict[str, Any]:
+    from ..cost import measure_throughput, static_cost
+    from ..engine import resolve_device
+
+    cost = {"static": static_cost(a.name, a.hparams, t.image_size).to_dict(),
+            "static_224": {k: v for k, v in static_cost(a.name, a.hparams, 224).to_dict().items()
+                           if k in ("params", "params_attention", "macs", "macs_attention")}}
+    if throughput:
+        dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size, t.batch_size)
+        cost["throughput"] = measure_throughput(a.name, a.hparams, t.image_size, t.batch_size, dev, repeats,
+                                                warmup).to_dict()
+    return cost
 
 
 def device_slots(n_gpus: int, runs_per_device: int) -> list[str]:
@@ -40,11 +46,34 @@ def device_slots(n_gpus: int, runs_per_device: int) -> list[str]:
     return [str(g) for _ in range(runs_per_device) for g in range(n_gpus)]
 
 
-def _pin_device(slots: Any) -> None:
-    """Pool initializer: take a GPU slot; CUDA reads CUDA_VISIBLE_DEVICES when it first initialises."""
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this worker when the process that started it dies (kill -9
+    included), so no orphan keeps training and writing records after its run was stopped."""
+    import ctypes
+    import ctypes.util
+    import os
+    import signal
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent died before the line above took effect
+        os._exit(1)
+
+
+def _worker_init(slots: Any = None) -> None:
+    """Pool initializer: die with the parent; on CUDA take a GPU slot (CUDA reads
+    CUDA_VISIBLE_DEVICES when it first initialises)."""
     import os
 
-    os.environ["CUDA_VISIBLE_DEVICES"] = slots.get()
+    _die_with_parent()
+    if slots is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = slots.get()
 
 
 @dataclass
@@ -91,12 +120,12 @@ class LocalExecutor:
         workers = len(self.devices) or self.workers
         threads = self.threads or max(1, (os.cpu_count() or 1) // workers)
         ctx = multiprocessing.get_context("spawn")  # fork would copy OpenMP/CUDA state
-        pin: dict[str, Any] = {}
+        pin: dict[str, Any] = {"initializer": _worker_init}
         if self.devices:
             slots = ctx.Queue()
             for d in self.devices:
                 slots.put(d)
-            pin = {"initializer": _pin_device, "initargs": (slots,)}
+            pin = {"initializer": _worker_init, "initargs": (slots,)}
             self.log(f"{workers} runs at a time on GPU(s) {','.join(sorted(set(self.devices)))} "
                      f"({len(self.devices) // len(set(self.devices))} per GPU), {threads} CPU thread(s) each")
         else:

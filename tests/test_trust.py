@@ -1,0 +1,300 @@
+"""Records are untrusted input, and finished work is never destroyed unasked: a corpus of damaged,
+forged, duplicated and misfiled records, path escapes, concurrent writers and debris from killed
+writers, each kept to one readable line or a named exclusion."""
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from medattn_bench import cli
+from medattn_bench.errors import MedattnError
+from medattn_bench.results import load_records
+from medattn_bench.runner import FolderLock, plan, run_suite
+from medattn_bench.suite import load_suite
+from medattn_bench.trust import auc_of, record_problems, vet
+
+runner = CliRunner()
+
+SUITE = """\
+name: trust
+datasets:
+  - {name: phantom_ct, options: {n_per_class: 20, size: 16}}
+attention: [{name: none}, {name: se}]
+seeds: [0, 1, 2]
+train: {epochs: 2, batch_size: 8, image_size: 16, lr: 0.01}
+eval: {stats: {n_resamples: 200}, cost: {throughput: false}, cam: {localisation: false}}
+"""
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory) -> Path:
+    """A records root holding one intact suite folder, trained once for the module."""
+    tmp = tmp_path_factory.mktemp("trust")
+    path = tmp / "trust.yaml"
+    path.write_text(SUITE)
+    s = load_suite(path)
+    rec = tmp / "records" / "trust"
+    run_suite(s, str(path), plan(s, records_dir=rec), records_dir=rec, log=lambda m: None)
+    return tmp / "records"
+
+
+@pytest.fixture
+def records(clean, tmp_path) -> Path:
+    copy = tmp_path / "records"
+    shutil.copytree(clean, copy)
+    return copy
+
+
+def _edit(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def _unused(folder: Path) -> dict[str, str]:
+    recs, problems = load_records(folder)
+    assert not problems
+    _, unused, _ = vet(recs)
+    return {Path(u.path).relative_to(folder).as_posix(): u.reason for u in unused}
+
+
+def test_intact_records_pass_and_the_auc_check_matches_an_oracle(clean):
+    from sklearn.metrics import roc_auc_score
+
+    recs, _ = load_records(clean)
+    assert len(recs) == 6 and all(record_problems(r) == [] for r in recs)
+    r = recs[0]
+    assert auc_of(r.test.labels, r.test.scores) == pytest.approx(roc_auc_score(r.test.labels, r.test.scores), abs=1e-12)
+
+
+CASES = {
+    "forged auc": (lambda d: d["metrics"].update(auc=0.75), "differs from the AUC of its own labels and scores"),
+    "nan auc": (lambda d: d["metrics"].update(auc=float("nan")), "is not an AUC in [0, 1]"),
+    "auc 7.5": (lambda d: d["metrics"].update(auc=7.5), "is not an AUC in [0, 1]"),
+    "short scores": (lambda d: d["test"].update(scores=d["test"]["scores"][:-2]), "differ in length"),
+    "nan score": (lambda d: d["test"]["scores"].__setitem__(0, float("nan")), "NaN or inf"),
+    "label 5": (lambda d: d["test"]["labels"].__setitem__(0, 5), "labels must be 0/1"),
+    "score above 1": (lambda d: d["test"]["scores"].__setitem__(0, 1.5), "probabilities in [0, 1]"),
+    "forged ece": (lambda d: d["metrics"].update(ece=0.0), "metrics.ece"),
+    "config edited": (lambda d: d["config"]["train"].update(epochs=50), "config_hash"),
+    "run fields edited": (lambda d: d["run"].update(seed=7), "run.seed 7 disagrees with its config"),
+    "suite renamed": (lambda d: d.update(suite="other"), "sits in the folder of suite 'trust'"),
+}
+
+
+@pytest.mark.parametrize("case", CASES, ids=list(CASES))
+def test_each_damaged_record_is_excluded_and_named(records, case):
+    change, reason = CASES[case]
+    target = records / "trust" / "phantom_ct" / "se" / "seed1.json"
+    _edit(target, change)
+    unused = _unused(records)
+    assert list(unused) == ["trust/phantom_ct/se/seed1.json"], unused
+    assert reason in unused["trust/phantom_ct/se/seed1.json"]
+
+
+def test_board_names_forged_duplicate_and_inconsistent_records_and_uses_none(records, tmp_path):
+    se = records / "trust" / "phantom_ct" / "se"
+    _edit(se / "seed0.json", lambda d: d["metrics"].update(auc=0.999))  # forged
+    _edit(se / "seed1.json", lambda d: d["test"].update(labels=d["test"]["labels"][:-1]))  # inconsistent
+    # a second file claiming none/seed2, in a folder of its own (a pasted copy of the suite)
+    other = records / "copy" / "phantom_ct" / "none"
+    other.mkdir(parents=True)
+    shutil.copy(records / "trust" / "phantom_ct" / "none" / "seed2.json", other / "seed2.json")
+    # and a misfiled one: a record of se/seed2 stored under another name
+    shutil.copy(se / "seed2.json", se / "zzz.json")
+    out = tmp_path / "board.md"
+    result = runner.invoke(cli.app, ["leaderboard", str(records), "--out", str(out)])
+    assert result.exit_code == 1, result.output  # duplicates fail the render unless accepted
+    assert "claim runs that another file claims too" in result.output
+    board = out.read_text()
+    section = board.split("## Records not used", 1)[1]
+    for name in ("se/seed0.json", "se/seed1.json", "se/zzz.json", "trust/phantom_ct/none/seed2.json",
+                 "copy/phantom_ct/none/seed2.json"):
+        assert name in section, name
+    assert "differs from the AUC of its own labels" in section and "differ in length" in section
+    assert "claims the same run" in section and "path does not match its content" in section
+    # the AUC table shows the excluded cells as missing, never the forged value
+    row = next(line for line in board.splitlines() if line.startswith("| se "))
+    assert "99.9" not in row and row.count("| –") >= 2
+    ok = runner.invoke(cli.app, ["leaderboard", str(records), "--out", str(out), "--allow-duplicates"])
+    assert ok.exit_code == 0, ok.output
+
+
+def test_compare_and_status_see_the_same_damage(records):
+    target = records / "trust" / "phantom_ct" / "se" / "seed1.json"
+    _edit(target, lambda d: d["test"].update(scores=d["test"]["scores"][:-1]))
+    result = runner.invoke(cli.app, ["compare", str(records / "trust"), "--a", "se"])
+    assert result.exit_code == 0, result.output
+    assert "seed1.json: not used" in result.output
+    table = result.output.split("ΔAUC")[1]
+    assert "\n1 " not in table  # split seed 1 is not compared
+    suite = records.parent / "trust.yaml"
+    suite.write_text(SUITE)
+    st = runner.invoke(cli.app, ["status", str(suite), "--records", str(records / "trust")])
+    assert "phantom_ct/se/seed1" in st.output and "damaged" in st.output, st.output
+
+
+def test_stale_config_override_leaves_committed_records_byte_identical(records, tmp_path):
+    suite = tmp_path / "trust.yaml"
+    suite.write_text(SUITE)
+    folder = records / "trust"
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file() and p.name != ".lock"}
+    result = runner.invoke(cli.app, ["run", str(suite), "--records", str(folder), "--set", "train.epochs=3",
+                                     "--no-progress"])
+    assert result.exit_code == 1, result.output
+    assert "left as they are" in result.output and "--rerun-stale" in result.output
+    after = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file() and p.name != ".lock"}
+    assert after == before
+
+
+def test_newer_schema_is_left_alone(records, tmp_path):
+    target = records / "trust" / "phantom_ct" / "se" / "seed1.json"
+    _edit(target, lambda d: d.update(schema=9))
+    suite = tmp_path / "trust.yaml"
+    suite.write_text(SUITE)
+    s = load_suite(suite)
+    runs = plan(s, records_dir=records / "trust")
+    assert [r.status for r in runs].count("newer") == 1
+    before = target.read_bytes()
+    counts = run_suite(s, str(suite), runs, records_dir=records / "trust", log=lambda m: None)
+    assert counts["left_alone"] == 1 and counts["ok"] == 0 and target.read_bytes() == before
+
+
+@pytest.mark.parametrize("label", ["../../../escaped", "a/b", ".hidden", "x\\y"])
+def test_names_cannot_leave_the_records_folder(tmp_path, label, capsys):
+    from tests.test_cli import run_main
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text(SUITE.replace("{name: se}", "{name: se, label: '" + label + "'}"))
+    code, out = run_main(capsys, "run", str(suite), "--records", str(tmp_path / "rec" / "trust"), "--dry-run")
+    assert code == 2 and "attention.1.label" in out and "Traceback" not in out, out
+    assert not (tmp_path / "escaped").exists() and not (tmp_path / "rec").exists()
+
+
+def test_one_writer_per_folder(records, tmp_path):
+    suite = tmp_path / "trust.yaml"
+    suite.write_text(SUITE)
+    s = load_suite(suite)
+    folder = records / "trust"
+    with FolderLock(folder):
+        with pytest.raises(MedattnError, match="another medattn-bench run is writing to this records folder .*pid "
+                                               f"{os.getpid()}"):
+            run_suite(s, str(suite), plan(s, records_dir=folder), records_dir=folder, log=lambda m: None)
+    # released when its holder ends: the same call now goes through (nothing to do)
+    assert run_suite(s, str(suite), plan(s, records_dir=folder), records_dir=folder, log=lambda m: None)["ok"] == 0
+
+
+def test_temp_files_of_killed_writers_are_cleaned_and_fresh_ones_kept(records, tmp_path):
+    folder = records / "trust"
+    old = folder / "phantom_ct" / "se" / ".seed1.json.abc123.tmp"
+    fresh = folder / "phantom_ct" / "se" / ".seed2.json.def456.tmp"
+    old.write_text("{}")
+    fresh.write_text("{}")
+    hour_ago = time.time() - 3600
+    os.utime(old, (hour_ago, hour_ago))
+    suite = tmp_path / "trust.yaml"
+    suite.write_text(SUITE)
+    s = load_suite(suite)
+    msgs = []
+    run_suite(s, str(suite), plan(s, records_dir=folder), records_dir=folder, log=msgs.append)
+    assert not old.exists() and fresh.exists()
+    assert any("removed 1 temporary file" in m for m in msgs)
+
+
+@pytest.mark.parametrize("args, pattern", [
+    (["run", "{suite}", "--records", "{file}", "--no-progress"], r"cannot write to the records folder"),
+    (["leaderboard", "{records}", "--out", "{tmp}"], r"--out .*: is a folder"),
+    (["run", "{suite}", "--set", "train.batch_size=1e20", "--dry-run"], r"train\.batch_size"),
+    (["run", "{suite}", "--set", "train.lr=1.0e+308", "--dry-run"], r"train\.lr: Input should be less than or equal to 10"),
+    (["run", "{suite}", "--set", "eval.stats.n_resamples=1000000000", "--dry-run"], r"eval\.stats\.n_resamples"),
+])
+def test_bad_input_gives_one_line(records, tmp_path, capsys, args, pattern):
+    import re
+
+    from tests.test_cli import run_main
+
+    suite = tmp_path / "trust.yaml"
+    suite.write_text(SUITE)
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    args = [a.format(suite=suite, file=afile, records=records, tmp=tmp_path) for a in args]
+    code, out = run_main(capsys, *args)
+    assert code == 2, out
+    assert "Traceback" not in out and len(out.strip().splitlines()) == 1, out
+    assert re.search(pattern, out), out
+
+
+def test_deeply_nested_record_is_named_not_fatal(records, tmp_path):
+    (records / "trust" / "phantom_ct" / "se" / "seed9.json").write_text("[" * 100_000 + "]" * 100_000)
+    result = runner.invoke(cli.app, ["leaderboard", str(records), "--out", str(tmp_path / "b.md")])
+    assert result.exit_code == 0, result.output
+    assert "seed9.json: skipped: unreadable (JSON nested too deeply" in (tmp_path / "b.md").read_text()
+
+
+@pytest.fixture
+def exiting_block():
+    import sys
+
+    from medattn_bench.attention import ATTENTION, register_attention
+
+    @register_attention("test_exit_gate", paper="test only")
+    def factory(channels: int):
+        sys.exit(3)
+
+    yield "test_exit_gate"
+    ATTENTION.unregister("test_exit_gate")
+
+
+def test_a_plugin_that_exits_is_one_line_at_load_and_a_failed_record_at_run(tmp_path, capsys, exiting_block):
+    from medattn_bench.runner import plan as plan_
+    from tests.test_cli import run_main
+
+    suite = tmp_path / "s.yaml"
+    suite.write_text(SUITE.replace("{name: se}", "{name: test_exit_gate}"))
+    code, out = run_main(capsys, "run", str(suite), "--records", str(tmp_path / "rec"), "--no-progress")
+    assert code == 2 and "raised SystemExit: 3" in out and len(out.strip().splitlines()) == 1, out
+    # past the load-time check (e.g. a block that exits only in some runs): recorded, and the suite goes on
+    s = load_suite(suite, check=False, plugins_given=True)
+    counts = run_suite(s, str(suite), plan_(s, records_dir=tmp_path / "rec"), records_dir=tmp_path / "rec",
+                       log=lambda m: None)
+    assert counts["failed"] == 3 and counts["ok"] == 3
+    recs, _ = load_records(tmp_path / "rec")
+    failed = [r for r in recs if r.status == "failed"]
+    assert all("SystemExit: 3" in r.failure and "sys.exit" in r.failure for r in failed)
+
+
+def test_run_exits_non_zero_when_a_run_failed_and_too_small_splits_are_recorded(tmp_path, capsys):
+    from tests.test_cli import run_main
+
+    suite = tmp_path / "s.yaml"
+    # 2 images per class: 2 training images
+    suite.write_text(SUITE.replace("n_per_class: 20", "n_per_class: 2").replace("seeds: [0, 1, 2]", "seeds: [0]"))
+    code, out = run_main(capsys, "run", str(suite), "--records", str(tmp_path / "rec"), "--no-progress")
+    assert code == 1, out
+    assert "0 run(s) ok, 2 failed" in out and "Traceback" not in out
+    recs, _ = load_records(tmp_path / "rec")
+    assert all(r.status == "failed" and "training image(s); at least 8 are needed" in r.failure
+               for r in recs), [r.failure for r in recs]
+
+
+def test_verify_retrains_a_record_identically_and_catches_a_doctored_one(records, capsys):
+    from tests.test_cli import run_main
+
+    target = records / "trust" / "phantom_ct" / "se" / "seed1.json"
+    code, out = run_main(capsys, "verify", str(target))
+    assert code == 0 and "identical scores (bit for bit" in out, out
+    # scores shifted by a monotone map keep the AUC, so no consistency check can see it; re-training does
+    data = json.loads(target.read_text())
+    data["test"]["scores"] = [s * 0.5 for s in data["test"]["scores"]]
+    from medattn_bench.metrics import calibration
+
+    data["metrics"].update(calibration(data["test"]["labels"], data["test"]["scores"]))
+    target.write_text(json.dumps(data))
+    assert _unused(records) == {}
+    code, out = run_main(capsys, "verify", str(target))
+    assert code == 1 and "DIFFERENT scores on the same instruction set" in out, out
