@@ -15,13 +15,16 @@ import numpy as np
 from scipy import stats as sps
 
 from .errors import RecordError
-from .results import RunRecord, SuiteInfo
+from .results import RunRecord, SuiteInfo, machine_label
 from .stats import (Comparison, PairedRun, Power, RankSummary, Verdict, adjust_pvalues, min_detectable,
-                    paired_comparison, random_effects, rank_variants, split_bootstrap, split_delta, verdict)
+                    paired_comparison, random_effects, rank_variants, split_bootstrap, split_delta, split_t, tost_p, verdict)
 from .suite import StatsSpec
 
-TESTS = {"random_effects": "random effects (DerSimonian-Laird τ², Hartung-Knapp t)",
+TESTS = {"split_t": "mean of per-split ΔAUC with a t interval over splits",
+         "random_effects": "random effects (DerSimonian-Laird τ², Hartung-Knapp t)",
          "split_bootstrap": "bootstrap over splits"}
+SECOND = {"split_t": "random_effects", "random_effects": "split_bootstrap", "split_bootstrap": "split_t"}
+OUTCOMES = ("better", "worse", "equivalent", "inconclusive")
 
 MAX_AA_SUBSETS = 2000
 
@@ -44,6 +47,7 @@ class VariantSummary:
     sd: float
     ece: tuple[float, float]  # mean, sd
     brier: tuple[float, float]
+    runs: dict[tuple[int, int], RunRecord] = field(default_factory=dict)  # every record, failed ones too
 
 
 @dataclass
@@ -56,7 +60,18 @@ class ComparisonRow:
     case_only: Comparison | None = None
     p_adj: float = float("nan")
     significant: bool = False
-    resolvable: bool = True  # |Δ| >= MDE
+    p_equiv: float = float("nan")  # two one-sided tests of |Δ| < margin
+    p_equiv_adj: float = float("nan")
+    equivalent: bool = False
+
+    @property
+    def outcome(self) -> str:
+        """better / worse (adjusted two-sided p < α), equivalent (adjusted TOST p < α), inconclusive."""
+        if self.decisive is None:
+            return "not tested"
+        if self.significant:
+            return "better" if self.decisive.delta > 0 else "worse"
+        return "equivalent" if self.equivalent else "inconclusive"
 
 
 @dataclass
@@ -106,6 +121,12 @@ class DatasetAnalysis:
     power: Power | None
     story: dict[str, Any]
     localisation: dict[str, Localisation] = field(default_factory=dict)
+    machines: list[tuple[str, int]] = field(default_factory=list)  # machine and instruction sets -> runs
+
+    @property
+    def mixed_machines(self) -> bool:
+        """Runs computed with different instruction sets or devices: not one arithmetic."""
+        return len(self.machines) > 1
 
 
 @dataclass
@@ -122,6 +143,7 @@ class PaperClaim:
     p_adj: float
     significant: bool
     status: str
+    outcome: str = "not tested"  # our four-way verdict: better / worse / equivalent / inconclusive
 
     @property
     def reported_delta(self) -> float:  # AUC points
@@ -171,7 +193,8 @@ def summarize(variant: str, runs: dict[tuple[int, int], RunRecord]) -> VariantSu
     ok = [r for _, r in sorted(runs.items()) if r.ok]
     mean, sd = _finite_mean_sd([r.metrics.auc for r in ok])
     return VariantSummary(variant, {k: (r if r.ok else None) for k, r in sorted(runs.items())}, mean, sd,
-                          _finite_mean_sd([r.metrics.ece for r in ok]), _finite_mean_sd([r.metrics.brier for r in ok]))
+                          _finite_mean_sd([r.metrics.ece for r in ok]), _finite_mean_sd([r.metrics.brier for r in ok]),
+                          dict(sorted(runs.items())))
 
 
 def paired_runs(a: dict[tuple[int, int], RunRecord], b: dict[tuple[int, int], RunRecord],
@@ -194,12 +217,17 @@ def paired_runs(a: dict[tuple[int, int], RunRecord], b: dict[tuple[int, int], Ru
     return runs, seeds
 
 
+def _one_test(runs: list[PairedRun], st: StatsSpec, name: str) -> Verdict:
+    if name == "split_bootstrap":
+        return split_bootstrap(runs, st.n_resamples, st.ci_level, st.seed)
+    return verdict(runs, st.ci_level, name)
+
+
 def _tests(runs: list[PairedRun], st: StatsSpec) -> tuple[Verdict | None, Verdict | None]:
+    """The suite's decisive test and the second opinion shown beside it."""
     if len(runs) < 2:
         return None, None
-    re = verdict(runs, st.ci_level)
-    bs = split_bootstrap(runs, st.n_resamples, st.ci_level, st.seed)
-    return (re, bs) if st.test == "random_effects" else (bs, re)
+    return _one_test(runs, st, st.test), _one_test(runs, st, SECOND[st.test])
 
 
 def _is_aa(runs: dict[tuple[int, int], RunRecord], base: dict[tuple[int, int], RunRecord]) -> bool:
@@ -306,7 +334,9 @@ def _aa_result(ds: str, v: str, runs: list[PairedRun], st: StatsSpec) -> AAResul
     dec_all = case_all = 0
     for sub in subsets:
         sel = list(sub)
-        dec_all += random_effects(deltas[sel], variances[sel], st.ci_level).p < st.alpha
+        sub = (random_effects(deltas[sel], variances[sel], st.ci_level) if st.test == "random_effects"
+               else split_t(deltas[sel], st.ci_level))  # a split bootstrap's twin: the t test on the same deltas
+        dec_all += sub.p < st.alpha
         z = deltas[sel].mean() / (np.sqrt(variances[sel].sum()) / block)
         case_all += 2 * sps.norm.sf(abs(z)) < st.alpha
     n_sub = max(len(subsets), 1)
@@ -332,8 +362,7 @@ def _provenance(records: list[RunRecord]) -> dict[str, Any]:
     machines: Counter = Counter()
     for r in records:
         d = r.env.get("device", {})
-        machines[f"{d.get('name')} ({d.get('device')}, {d.get('dtype')}, {d.get('threads')} threads), "
-                 f"torch {d.get('torch_version')}"] += 1
+        machines[f"{machine_label(r)}, {d.get('threads')} threads, torch {d.get('torch_version')}"] += 1
     dates = sorted(r.time.finished[:10] for r in records)
     return {"machines": machines.most_common(), "dates": (dates[0], dates[-1]),
             "commits": sorted({(r.env.get("git", {}).get("commit") or "unknown")[:10] for r in records}),
@@ -387,7 +416,9 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
         aa_here = {a.variant for a in aa if a.dataset == ds_name}
         out_ds[ds_name] = DatasetAnalysis(ds_name, sorted({k for v in variants.values() for k in v}),
                                           {v: summarize(v, runs) for v, runs in variants.items() if v not in aa_here},
-                                          comps, None, _story(variants))
+                                          comps, None, _story(variants),
+                                          machines=Counter(machine_label(r) for v in variants.values()
+                                                           for r in v.values()).most_common())
     loc_rows: list[Localisation] = []
     for ds_name, da in out_ds.items():
         variants = datasets[ds_name]
@@ -407,13 +438,15 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
     for r, q in zip(rows, p):
         r.p_adj = float(q)
         r.significant = bool(np.isfinite(q) and q < st.alpha)
+    # Equivalence: two one-sided tests against ± margin, adjusted across the suite like the above.
+    for r in rows:
+        r.p_equiv = tost_p(r.decisive, st.margin / 100) if r.decisive else float("nan")
+    for r, q in zip(rows, adjust_pvalues([r.p_equiv for r in rows], st.correction)):
+        r.p_equiv_adj = float(q)
+        r.equivalent = bool(np.isfinite(q) and q < st.alpha)
     # Power at the corrected alpha: Bonferroni, the most stringent Holm step.
     for ds_name, (sd, n_splits) in spread.items():
-        d = out_ds[ds_name]
-        d.power = min_detectable(sd, n_splits, st.alpha / max(m, 1), st.power)
-        for r in d.comparisons.values():
-            if r.decisive is not None:
-                r.resolvable = abs(r.decisive.delta) >= d.power.mde or r.significant
+        out_ds[ds_name].power = min_detectable(sd, n_splits, st.alpha / max(m, 1), st.power)
     order = _order(datasets, baseline, {(a.dataset, a.variant) for a in aa})
     table: dict[str, dict[str, float]] = {}
     mixed = {(r.dataset, r.variant) for r in rows if r.mixed}
@@ -425,23 +458,43 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
     all_recs = [r for ds in datasets.values() for v in ds.values() for r in v.values()]
     costs = {v: _cost_of([r for ds in datasets.values() for r in ds.get(v, {}).values()]) for v in order}
     return SuiteAnalysis(name, info, st, baseline, order, out_ds, m, rank_variants(ranked), table, costs,
-                         _provenance(all_recs), aa, _claims(info, baseline, out_ds, order))
+                         _provenance(all_recs), aa, _claims(info, baseline, out_ds, order, st.margin))
 
 
-def claim_status(reported_delta: float, v: Verdict | None, significant: bool) -> str:
-    """How a published ΔAUC (points) fares against this suite's decisive test."""
+def claim_status(reported_delta: float, v: Verdict | None, significant: bool, equivalent: bool = False,
+                 margin: float = 1.0) -> str:
+    """How a published ΔAUC (points) fares against this suite's verdict. Direction and size are
+    judged separately; the CI's own content is checked before it is described. ``v``'s numbers
+    are AUC fractions, ``margin`` and ``reported_delta`` AUC points."""
     if v is None:
         return "not tested (needs ≥ 2 paired splits)"
-    lo, hi = 100 * v.ci_lo, 100 * v.ci_hi
+    lo, hi, d = 100 * v.ci_lo, 100 * v.ci_hi, 100 * v.delta
+    in_ci = lo <= reported_delta <= hi
+    if reported_delta == 0:
+        if significant:
+            return "contradicted (no difference claimed; ours is significant)"
+        if equivalent:
+            return f"holds (no difference claimed; ours is equivalent within ±{margin:g})"
+        return "cannot be resolved (no difference claimed; ours is inconclusive)"
     if significant:
-        same = (v.delta > 0) == (reported_delta > 0)
-        return "holds (significant, same direction)" if same else "contradicted (significant, opposite direction)"
-    if not lo <= reported_delta <= hi:
-        return "not reproduced (our CI excludes the reported Δ)"
-    return "cannot be resolved by this suite (our CI holds 0 and the reported Δ)"
+        if (d > 0) != (reported_delta > 0):
+            return "contradicted (significant, opposite direction)"
+        if in_ci:
+            return "holds (significant, same direction, reported size inside our CI)"
+        return "direction holds (significant, same direction; reported size outside our CI)"
+    if equivalent:
+        if abs(reported_delta) > margin:
+            return f"contradicted (equivalent within ±{margin:g}; the reported Δ is larger)"
+        return f"holds (equivalent within ±{margin:g}, as is the reported Δ)"
+    if not in_ci:
+        return "not reproduced (our CI excludes the reported Δ; inconclusive)"
+    if lo <= 0 <= hi:
+        return "cannot be resolved (our CI holds 0 and the reported Δ)"
+    return "cannot be resolved (our CI holds the reported Δ and excludes 0, but not after multiplicity correction)"
 
 
-def _claims(info: SuiteInfo, baseline: str, out_ds: dict[str, DatasetAnalysis], order: list[str]) -> list[PaperClaim]:
+def _claims(info: SuiteInfo, baseline: str, out_ds: dict[str, DatasetAnalysis], order: list[str],
+            margin: float) -> list[PaperClaim]:
     """In the board's variant order (suite.json stores the reference with sorted keys, the YAML not)."""
     out = []
     for ds_name, ref in sorted(info.paper_reference.items()):
@@ -455,9 +508,11 @@ def _claims(info: SuiteInfo, baseline: str, out_ds: dict[str, DatasetAnalysis], 
             row = d.comparisons.get(v)
             verdict_ = row.decisive if row is not None else None
             sig = bool(row is not None and row.significant)
+            eq = bool(row is not None and row.equivalent)
             out.append(PaperClaim(ds_name, v, ref[baseline], reported, d.variants[baseline].mean, d.variants[v].mean,
                                   verdict_, row.p_adj if row is not None else float("nan"), sig,
-                                  claim_status(reported - ref[baseline], verdict_, sig)))
+                                  claim_status(round(reported - ref[baseline], 6), verdict_, sig, eq, margin),
+                                  row.outcome if row is not None else "not tested"))
     return out
 
 

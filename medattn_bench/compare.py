@@ -63,7 +63,8 @@ def compare_report(records_dir: Path, a: str, b: str, dataset: str | None = None
                                    f"case-only {level}% CI", "p case bootstrap", "p DeLong"],
                             tablefmt="simple", disable_numparse=True))
         if len(runs) >= 2:
-            for v in (verdict(runs, st.ci_level), split_bootstrap(runs, st.n_resamples, st.ci_level, st.seed)):
+            for v in (verdict(runs, st.ci_level, "split_t"), verdict(runs, st.ci_level, "random_effects"),
+                      split_bootstrap(runs, st.n_resamples, st.ci_level, st.seed)):
                 tau = "" if v.tau != v.tau else f", τ {100 * v.tau:.2f}"
                 out.append(f"{v.method}: ΔAUC {100 * v.delta:+.2f} [{100 * v.ci_lo:+.2f}, {100 * v.ci_hi:+.2f}], "
                            f"p {v.p:.4f} (t on {v.df} df{tau})")

@@ -10,8 +10,9 @@ from .analysis import SuiteAnalysis
 
 
 def forest_plot(a: SuiteAnalysis, path: Path) -> Path | None:
-    """Each variant's decisive ΔAUC with its CI, one panel row per data set, the MDE band shaded.
-    SVG with fixed metadata and hash salt, so the same analysis gives the same file."""
+    """Each variant's decisive ΔAUC with its CI, one row per data set and variant, the equivalence
+    band ± margin shaded, and the paper's reported Δ marked (×) on the same axis where the suite
+    carries it. SVG with fixed metadata and hash salt, so the same analysis gives the same file."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,22 +21,26 @@ def forest_plot(a: SuiteAnalysis, path: Path) -> Path | None:
     rows = [(d, r) for d in sorted(a.datasets) for r in a.datasets[d].comparisons.values() if r.decisive is not None]
     if not rows:
         return None
+    reported = {(c.dataset, c.variant): c.reported_delta for c in a.claims}
     plt.rcParams["svg.hashsalt"] = "medattn-bench"
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.4))
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.6))
     y = np.arange(len(rows))[::-1]
+    m = a.settings.margin
+    ax.axvspan(-m, m, color="0.9", lw=0)
+    colors = {"better": "tab:green", "worse": "tab:red", "equivalent": "tab:blue"}
     for yi, (ds, r) in zip(y, rows):
-        p = a.datasets[ds].power
-        if p is not None and np.isfinite(p.mde):
-            ax.fill_betweenx([yi - 0.4, yi + 0.4], -100 * p.mde, 100 * p.mde, color="0.9", lw=0)
         c = r.decisive
-        color = "tab:green" if r.significant and c.delta > 0 else "tab:red" if r.significant else "0.2"
         ax.errorbar(100 * c.delta, yi, xerr=[[100 * (c.delta - c.ci_lo)], [100 * (c.ci_hi - c.delta)]], fmt="o",
-                    color=color, capsize=3)
+                    color=colors.get(r.outcome, "0.2"), capsize=3)
+        if (ds, r.variant) in reported:
+            ax.plot(reported[(ds, r.variant)], yi, marker="x", color="tab:orange", ms=8, mew=2, ls="none")
     ax.axvline(0, color="0.5", lw=0.8)
     ax.set_yticks(y, [f"{ds}: {r.variant}" for ds, r in rows])
     level = int(round(100 * a.settings.ci_level))
-    ax.set_xlabel(f"ΔAUC vs {a.baseline} (points), {level} % CI; grey band: ± minimum detectable difference")
-    ax.set_title(f"{a.name}: decisive test per data set", fontsize=10)
+    ax.set_xlabel(f"ΔAUC vs {a.baseline} (points), {level} % CI; grey: ± {m:g} (equivalence margin)"
+                  + ("; ×: the paper's reported Δ" if reported else ""), fontsize=8)
+    ax.set_title(f"{a.name}: verdict per data set (green better, red worse, blue equivalent, black inconclusive)",
+                 fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="svg", metadata={"Date": None, "Creator": "medattn-bench"})

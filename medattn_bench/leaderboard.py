@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from tabulate import tabulate
 
-from .analysis import TESTS, DatasetAnalysis, SuiteAnalysis, analyse
+from .analysis import SECOND, TESTS, DatasetAnalysis, SuiteAnalysis, analyse
 from .results import RunRecord, SuiteInfo
 
 
@@ -88,22 +88,22 @@ def _auc_table_compact(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
                     tablefmt="github", disable_numparse=True)
 
 
-def _verdict_text(row: Any) -> str:
-    if row.decisive is None:
-        return "–"
-    if row.significant:
-        return "better" if row.decisive.delta > 0 else "worse"
-    if not row.resolvable:
-        return "not resolvable with this suite (Δ inside ± MDE)"
-    return "no difference shown"
+def _verdict_text(row: Any, margin: float) -> str:
+    o = row.outcome
+    return {"equivalent": f"equivalent (within ±{margin:g})", "not tested": "–"}.get(o, o)
+
+
+def _margin(a: SuiteAnalysis) -> str:
+    m = a.settings.margin
+    return f"±{m:g} AUC point" + ("" if m == 1 else "s")
 
 
 def _verdict_table(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
     st = a.settings
     level = int(round(100 * st.ci_level))
-    other = "split bootstrap" if st.test == "random_effects" else "random effects"
+    other = TESTS[SECOND[st.test]]
     headers = ["Variant", f"ΔAUC vs {a.baseline} (points) [{level}% CI, unadjusted]", f"p ({st.correction})",
-               "τ (points)", "Verdict", f"p {other} (unadj.)",
+               f"p equivalence ±{st.margin:g} ({st.correction})", "τ (points)", "Verdict", f"p, {other} (unadj.)",
                f"Case-only ΔAUC [{level}% CI], p (conditional on these trained models)"]
     rows = []
     for v in a.order:
@@ -112,12 +112,13 @@ def _verdict_table(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
             continue
         if row.decisive is None:
             why = "not ranked: protocol differs (use --allow-mixed)" if row.mixed else "needs ≥ 2 paired splits"
-            rows.append([v, why, "–", "–", "–", "–", "–"])
+            rows.append([v, why] + ["–"] * (len(headers) - 2))
             continue
         c, s, co = row.decisive, row.secondary, row.case_only
         star = " *" if row.significant else ""
         rows.append([v, f"{_pts(c.delta)} [{_pts(c.ci_lo)}, {_pts(c.ci_hi)}]", _fmt_p(row.p_adj) + star,
-                     "–" if not np.isfinite(c.tau) else f"{100 * c.tau:.1f}", _verdict_text(row),
+                     _fmt_p(row.p_equiv_adj) + (" *" if row.equivalent else ""),
+                     "–" if not np.isfinite(c.tau) else f"{100 * c.tau:.1f}", _verdict_text(row, st.margin),
                      _fmt_p(s.p) if s else "–",
                      f"{_pts(co.delta)} [{_pts(co.ci_lo)}, {_pts(co.ci_hi)}], p {_fmt_p(co.p_bootstrap, 2)}" if co else "–"])
     return tabulate(rows, headers, tablefmt="github", disable_numparse=True)
@@ -157,15 +158,23 @@ def _localisation_table(d: DatasetAnalysis, a: SuiteAnalysis, figure: str | None
 
 def _power_line(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
     p = d.power
-    if p is None or not np.isfinite(p.mde):
+    if p is None or p.n_splits < 2:
         return "Power: needs at least 2 paired splits."
+    if not np.isfinite(p.mde):
+        return (f"Power: cannot be estimated: the per-split ΔAUC did not vary over {p.n_splits} splits (sd "
+                f"{100 * p.split_sd:.1f} points).")
+    base = d.variants.get(a.baseline)
+    room = 1 - base.mean if base is not None and np.isfinite(base.mean) else float("nan")
     need = f"about {p.seeds_for_one_point}" if p.seeds_for_one_point else "more than 500"
-    mde = (f"**{100 * p.mde:.1f} points**" if p.mde < 1 else
-           f"**{100 * p.mde:.0f} points, more than any ΔAUC can be** (t on {p.n_splits - 1} df at a Holm-sized α)")
-    return (f"Power: with {p.n_splits} splits and a between-split sd of ΔAUC of {100 * p.split_sd:.1f} points, the "
-            f"smallest ΔAUC this suite detects with {100 * p.power:.0f} % power at α = {a.settings.alpha}/"
-            f"{a.n_comparisons} (two-sided) is {mde}; detecting 1 point would take {need} splits. A difference "
-            "below it reads \"not resolvable with this suite\", never as a ranking.")
+    if np.isfinite(room) and p.mde > room:
+        mde = (f"**{100 * p.mde:.1f} points, more than the baseline's {100 * room:.1f} points of headroom**: this "
+               "suite can detect a worse variant of that size, never a better one")
+    else:
+        mde = f"**{100 * p.mde:.1f} points**"
+    return (f"Power: with {p.n_splits} splits and a between-split sd of ΔAUC of {100 * p.split_sd:.1f} points (pooled "
+            f"over the variants), the decisive test detects a ΔAUC of {mde} with {100 * p.power:.0f} % power at "
+            f"α = {a.settings.alpha}/{a.n_comparisons} (two-sided; exact noncentral t); detecting 1 point would take "
+            f"{need} splits.")
 
 
 def _story_line(d: DatasetAnalysis) -> str:
@@ -184,6 +193,68 @@ def _story_line(d: DatasetAnalysis) -> str:
             parts.append(f"a group-blind split would put {s[f'{what}_would_leak']:.0f} {label} groups on both sides{moved}")
     parts.append(f"content hash {', '.join(s.get('content_hash', []))}")
     return "Data: " + "; ".join(parts) + "."
+
+
+def _machines_line(d: DatasetAnalysis) -> str:
+    runs = "; ".join(f"{m} [{n} runs]" for m, n in d.machines)
+    if not d.mixed_machines:
+        return f"Computed on: {runs}."
+    return (f"Computed on: {runs}. **Mixed machines:** fp32 on different instruction sets trains different models "
+            "(the same config re-trained with AVX2 instead of AVX-512 kernels moved a full-MRI AUC by 1.3 points), so "
+            "these runs are not one arithmetic; the tests treat the difference as more training noise.")
+
+
+def _claim_counts(claims: list) -> str:
+    counts = Counter(c.status.split(" (")[0] for c in claims)
+    order = ["holds", "direction holds", "contradicted", "not reproduced", "cannot be resolved", "not tested"]
+    return ", ".join(f"{counts[k]} {k}" for k in order if counts.get(k))
+
+
+def findings_sentences(a: SuiteAnalysis) -> list[str]:
+    """One or two plain sentences generated from the suite's verdicts and claims."""
+    out = [f"Of the study's {len(a.claims)} claims tested here, {_claim_counts(a.claims)}."]
+    by: dict[str, list[str]] = {}
+    for d in sorted(a.datasets):
+        for v in a.order:
+            row = a.datasets[d].comparisons.get(v)
+            if row is not None and row.decisive is not None:
+                by.setdefault(row.outcome, []).append(f"{v} on {d}")
+    parts = [f"{o}: {', '.join(by[o])}" for o in ("better", "worse", "equivalent") if by.get(o)]
+    n_inc = len(by.get("inconclusive", []))
+    if parts:
+        out.append("Against the baseline, " + "; ".join(parts) + (f"; the other {n_inc} comparisons are inconclusive."
+                                                                     if n_inc else "."))
+    elif n_inc:
+        out.append(f"No variant is better, worse or equivalent (within {_margin(a)}) to the baseline in "
+                   f"any of the {n_inc} comparisons: each is inconclusive with this suite's splits.")
+    return out
+
+
+def _findings(analyses: list[SuiteAnalysis], figures: dict[str, str] | None) -> list[str]:
+    """The first screen: per suite with published claims, the paper's Δ beside ours and the verdict."""
+    out = []
+    for a in analyses:
+        if not a.claims:
+            continue
+        level = int(round(100 * a.settings.ci_level))
+        rows = []
+        for c in a.claims:
+            v = c.verdict
+            rows.append([c.dataset, c.variant, f"{c.reported_delta:+.2f}",
+                         f"{_pts(v.delta)} [{_pts(v.ci_lo)}, {_pts(v.ci_hi)}]" if v else "–",
+                         {"equivalent": f"equivalent (±{a.settings.margin:g})"}.get(c.outcome, c.outcome), c.status])
+        datasets = sorted({c.dataset for c in a.claims})
+        out += [f"## What the study claimed, what this benchmark finds (suite `{a.name}`)", "",
+                " ".join(findings_sentences(a)), "",
+                tabulate(rows, ["Data set", "Variant", "Paper ΔAUC (points)", f"Ours ΔAUC (points) [{level}% CI]",
+                                "Our verdict", "The paper's claim"], tablefmt="github", disable_numparse=True), ""]
+        missing = sorted(set(a.info.paper_reference) - set(datasets))
+        if missing:
+            out += [f"Not yet run: {', '.join(missing)}.", ""]
+        fig = (figures or {}).get(f"{a.name}/findings")
+        if fig:
+            out += [f"![The paper's ΔAUC beside ours]({fig})", ""]
+    return out
 
 
 def _cost_table(a: SuiteAnalysis) -> str:
@@ -245,8 +316,7 @@ def _claims_section(a: SuiteAnalysis) -> list[str]:
                 if v else "–")
         rows.append([c.dataset, c.variant, f"{c.reported:.2f} vs {c.reported_base:.2f} ({c.reported_delta:+.2f})",
                      f"{_pct(c.ours, 2)} vs {_pct(c.ours_base, 2)}", ours, c.status])
-    counts = Counter(c.status.split(" (")[0] for c in a.claims)
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+    summary = _claim_counts(a.claims)
     return ["### The paper's claims: reported beside reproduced", "",
             f"Each published result is a variant's mean AUC against the baseline's (3 runs, no interval). Here it "
             f"meets this suite's decisive test: ΔAUC over splits with its {level} % CI (unadjusted) and "
@@ -312,15 +382,19 @@ def _summary(a: SuiteAnalysis) -> str:
 def _statistics_prose(a: SuiteAnalysis) -> str:
     st = a.settings
     level = int(round(100 * st.ci_level))
-    other = "split bootstrap" if st.test == "random_effects" else "random-effects test"
+    other = TESTS[SECOND[st.test]]
     corr = CORRECTIONS[st.correction]
-    return (f"- Statistics: decisive test {TESTS[st.test]} on the per-split paired ΔAUC (DeLong variance within "
-            f"each split), so its CI carries the variation between training runs; {corr} correction over "
-            f"{a.n_comparisons} comparisons with baseline `{a.baseline}`, `*` and bold mark adjusted p < {st.alpha} "
-            f"(bold: better than the baseline). CIs are {level} % and unadjusted. The {other} is shown as a second "
-            f"opinion (unadjusted p). The case-only bootstrap ({st.n_resamples} stratified resamples, "
-            f"{st.ci_method} CI, seed {st.seed}) is conditional on these trained models: it says whether these "
-            f"models differ, not whether the recipes do. ECE: 15 equal-width bins, top-label confidence.")
+    pooled = ("the unweighted mean of the per-split paired ΔAUC (each split's ΔAUC averages its initialisations), "
+              "with a t interval on splits − 1 df: equal weights, because near AUC 1 inverse-variance weights "
+              "shrink the estimate (benchmarks/sim_pooled.py)" if st.test == "split_t" else TESTS[st.test])
+    return (f"- Statistics: the decisive test is {pooled}, so its CI carries the variation between training runs. "
+            f"Verdicts: *better* / *worse* when the {corr}-adjusted p < {st.alpha} (over {a.n_comparisons} comparisons "
+            f"with baseline `{a.baseline}`; `*` and bold); *equivalent* when two one-sided tests put ΔAUC inside "
+            f"{_margin(a)} ({corr}-adjusted p < {st.alpha}); otherwise *inconclusive*. CIs are {level} % and "
+            f"unadjusted. The {other} is shown as a second opinion (unadjusted p). The case-only bootstrap "
+            f"({st.n_resamples} stratified resamples, {st.ci_method} CI, seed {st.seed}) is conditional on these "
+            "trained models: it says whether these models differ, not whether the recipes do. ECE: 15 equal-width "
+            "bins, top-label confidence.")
 
 
 def render_suite(a: SuiteAnalysis, figures: dict[str, str] | None = None) -> list[str]:
@@ -345,6 +419,7 @@ def render_suite(a: SuiteAnalysis, figures: dict[str, str] | None = None) -> lis
         story = _story_line(d)
         if story:
             lines += [story, ""]
+        lines += [_machines_line(d), ""]
         lines += [_auc_table(d, a), ""]
         if d.comparisons:
             lines += [_verdict_table(d, a), "", _power_line(d, a), ""]
@@ -365,6 +440,7 @@ def render_analyses(analyses: list[SuiteAnalysis], problems: list[str] | tuple[s
     lines = ["# medattn-bench leaderboard", "", HEADER, ""]
     if not analyses:
         lines.append("No records yet: run `medattn-bench run suites/demo.yaml`.")
+    lines += _findings(analyses, figures)
     for a in analyses:
         lines += render_suite(a, figures)
     if problems:

@@ -102,6 +102,25 @@ class SuiteInfo(_Model):
     folder: str | None = Field(None, exclude=True)  # records folder it was read from; never written
 
 
+def isa_label(isa: dict | None) -> str:
+    """One short name for the instruction sets a record computed with: ATen's CPU capability and
+    the kernel oneDNN picked for an fp32 convolution ('not recorded' for records made before
+    records named them)."""
+    if not isinstance(isa, dict) or not isa:
+        return "instruction set not recorded"
+    conv = str(isa.get("onednn_fp32_conv") or "?")
+    return f"ATen {isa.get('aten') or '?'}, oneDNN {conv.split(':')[-1]}"
+
+
+def machine_label(rec: RunRecord) -> str:
+    """The machine a record was computed on, as the board names it: device, instruction sets, precision."""
+    dev = rec.env.get("device", {}) if isinstance(rec.env.get("device"), dict) else {}
+    mach = rec.env.get("machine", {}) if isinstance(rec.env.get("machine"), dict) else {}
+    if dev.get("device") == "cuda":
+        return f"{dev.get('name')} (CUDA, {dev.get('dtype')})"
+    return f"{dev.get('name') or mach.get('cpu') or '?'} ({isa_label(mach.get('isa'))}, {dev.get('dtype')})"
+
+
 def record_path(records_dir: Path, dataset: str, variant: str, seed: int, init_seed: int = 0) -> Path:
     name = f"seed{seed}.json" if init_seed == 0 else f"seed{seed}-init{init_seed}.json"
     return Path(records_dir) / dataset / variant / name

@@ -48,7 +48,7 @@ class Verification:
             return (head + f": DIFFERENT scores on the same instruction set ({self.here_isa}): ΔAUC {delta:+.2f} points, "
                     f"largest score difference {self.max_score_diff:.3g}; the record does not come from the code and "
                     "config it names, or the machine is not deterministic" + spread)
-        if self.stored_isa == "not recorded":
+        if self.stored_isa.endswith("not recorded"):
             return (head + f": ΔAUC {delta:+.2f} points (the record does not name its instruction sets; re-trained "
                     f"with {self.here_isa}: on another instruction set different models are expected)" + spread)
         return (head + f": ΔAUC {delta:+.2f} points (recorded with {self.stored_isa}, re-trained with {self.here_isa}: "
@@ -106,4 +106,4 @@ def verify_record(path: Path, data_root: str | None = None) -> Verification:
     here_isa = isa_label(instruction_sets())
     diff = float(np.max(np.abs(np.asarray(new.test.scores) - np.asarray(rec.test.scores))))
     return Verification(str(path), rec.metrics.auc, new.metrics.auc, diff,
-                        stored_isa == here_isa and stored_isa != "not recorded", stored_isa, here_isa, _split_sd(rec))
+                        stored_isa == here_isa and not stored_isa.endswith("not recorded"), stored_isa, here_isa, _split_sd(rec))

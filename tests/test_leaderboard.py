@@ -64,7 +64,8 @@ def test_render_is_deterministic_and_complete(tiny_records):
     assert re.search(r"\d+\.\d \[\d+\.\d, \d+\.\d\]", auc_row) and "±" in auc_row  # per-seed AUC [CI], mean ± sd
     verdict_row = [line for line in table.splitlines() if line.startswith("| se ")][1]
     assert re.search(r"[+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\]", verdict_row)
-    assert "Hartung-Knapp" in text and "Holm correction over 4 comparisons" in text  # se, gc on two data sets
+    assert "mean of the per-split paired ΔAUC" in text and "Hartung-Knapp" in text  # decisive, second opinion
+    assert "Holm-adjusted p < 0.05 (over 4 comparisons" in text  # se, gc on two data sets
     assert "Power: with 3 splits" in text and "Train img/s" in text and "Mean rank" in text
     assert "smallest two-sided p is 0.500" in text
 
@@ -87,7 +88,7 @@ def test_suite_settings_reach_the_board_without_retraining(tiny_records, tmp_pat
     info["stats"]["correction"] = "bonferroni"
     info_path.write_text(json.dumps(info))
     text = _render(copy)
-    assert "A NEW DESCRIPTION" in text and "Bonferroni correction" in text and "p (bonferroni)" in text
+    assert "A NEW DESCRIPTION" in text and "Bonferroni-adjusted" in text and "p (bonferroni)" in text
 
 
 def test_corrupt_and_invalid_records_are_reported_not_fatal(tiny_records, tmp_path):
@@ -126,6 +127,7 @@ def test_compare_command(tiny_records):
     assert "suite tiny, data set phantom_ct: se vs none" in out
     assert re.search(r"^0 +\d+", out, re.M) and re.search(r"^2 +\d+", out, re.M)
     assert "Hartung-Knapp" in out and "split bootstrap" in out and "conditional on these trained models" in out
+    assert "mean of per-split ΔAUC, t over splits" in out
 
 
 def test_compare_refuses_unpairable_records(tiny_records, tmp_path):
@@ -179,10 +181,24 @@ def test_claim_status_branches():
     from medattn_bench.analysis import claim_status
 
     assert claim_status(2.0, None, False).startswith("not tested")
-    assert claim_status(2.0, _verdict(0.03, 0.01, 0.05), True).startswith("holds")
-    assert claim_status(2.0, _verdict(-0.03, -0.05, -0.01), True).startswith("contradicted")
+    assert claim_status(2.0, _verdict(0.03, 0.01, 0.05), True).startswith("holds (significant, same direction, "
+                                                                          "reported size inside")
+    # direction and size judged apart: ours +0.3 [+0.1, +0.5] significant, the paper's +3.09
+    assert claim_status(3.09, _verdict(0.003, 0.001, 0.005), True).startswith("direction holds")
+    assert claim_status(2.0, _verdict(-0.03, -0.05, -0.01), True).startswith("contradicted (significant, opposite")
     assert claim_status(5.0, _verdict(0.0, -0.01, 0.01), False).startswith("not reproduced")  # CI excludes +5 points
-    assert claim_status(0.5, _verdict(0.0, -0.01, 0.01), False).startswith("cannot be resolved")
+    assert claim_status(0.5, _verdict(0.0, -0.01, 0.01), False) == ("cannot be resolved (our CI holds 0 and the "
+                                                                    "reported Δ)")
+    # an unadjusted CI that excludes 0 is never described as holding 0
+    status = claim_status(1.0, _verdict(0.01, 0.002, 0.018), False)
+    assert "holds 0" not in status and "excludes 0, but not after multiplicity correction" in status
+    # equivalence: a reported gain larger than the margin is contradicted; one inside it holds
+    assert claim_status(2.35, _verdict(0.002, -0.004, 0.008), False, True, 1.0).startswith("contradicted (equivalent")
+    assert claim_status(0.5, _verdict(0.002, -0.004, 0.008), False, True, 1.0).startswith("holds (equivalent")
+    # a reported Δ of exactly 0 is "no difference claimed", not a negative claim
+    assert claim_status(0.0, _verdict(0.002, -0.004, 0.008), False, True, 1.0).startswith("holds (no difference claimed")
+    assert claim_status(0.0, _verdict(-0.03, -0.05, -0.01), True).startswith("contradicted (no difference claimed")
+    assert claim_status(0.0, _verdict(0.0, -0.03, 0.03), False).startswith("cannot be resolved (no difference")
 
 
 def test_paper_claims_section(tiny_records, tmp_path):

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from ..results import isa_label  # noqa: F401  (re-exported: records and this machine named alike)
+
 
 @lru_cache(maxsize=1)
 def _cpu_info() -> dict:
@@ -200,14 +202,6 @@ def instruction_sets() -> dict:
         elif ",primitive,exec,cpu,convolution," in line and out["onednn_fp32_conv"] is None:
             out["onednn_fp32_conv"] = line.split(",primitive,exec,cpu,convolution,", 1)[1].split(",")[0]
     return out
-
-
-def isa_label(isa: dict | None) -> str:
-    """One short name for a record's instruction sets: ATen's capability and oneDNN's fp32 conv kernel."""
-    if not isa:
-        return "not recorded"
-    conv = isa.get("onednn_fp32_conv") or "?"
-    return f"ATen {isa.get('aten') or '?'}, oneDNN {conv.split(':')[-1]}"
 
 
 def machine_summary() -> dict:
