@@ -16,11 +16,11 @@ test-slow:  ## end-to-end cases: kill -9 and resume, process pool, a real Slurm 
 demo:  ## the embedded demo suite (phantoms, no data needed)
 	medattn-bench run suites/demo.yaml
 
-leaderboard:  ## render leaderboard/README.md from the stored records
-	medattn-bench leaderboard leaderboard/records --out leaderboard/README.md
+leaderboard:  ## render leaderboard/README.md and leaderboard/index.html from the stored records
+	medattn-bench leaderboard leaderboard/records --out leaderboard/README.md --html leaderboard/index.html
 
 leaderboard-check:
-	medattn-bench leaderboard leaderboard/records --out leaderboard/README.md --check
+	medattn-bench leaderboard leaderboard/records --out leaderboard/README.md --html leaderboard/index.html --check
 
 bench:  ## micro-benchmarks of every block and the statistics; JSON saved under benchmarks/results/
 	mkdir -p benchmarks/results

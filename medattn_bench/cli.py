@@ -137,6 +137,7 @@ def leaderboard(
     allow_mixed: Annotated[bool, typer.Option("--allow-mixed", help="Rank rows whose protocol differs from the baseline's.")] = False,
     check: Annotated[bool, typer.Option("--check", help="Exit 1 if OUT differs from a fresh render.")] = False,
     allow_duplicates: Annotated[bool, typer.Option("--allow-duplicates", help="Exit 0 although two records claim the same run (neither is used either way).")] = False,
+    html: Annotated[Optional[Path], typer.Option("--html", help="Also write the leaderboard page (self-contained HTML) here.")] = None,
 ) -> None:
     """Render the leaderboard markdown (and a forest plot per suite) from the stored records."""
     from .analysis import analyse
@@ -163,28 +164,45 @@ def leaderboard(
                 figures[a.name] = str(rel) if (out.parent / rel).exists() else ""
             elif forest_plot(a, out.parent / rel):
                 figures[a.name] = str(rel)
+            if figures.get(a.name) and a.claims:
+                figures[f"{a.name}/findings"] = figures[a.name]
             for ds in a.datasets:  # Grad-CAM figures written by `medattn-bench cam`
                 cam_png = Path("figures") / f"{a.name}-{ds}-cam.png"
                 if (out.parent / cam_png).is_file():
                     figures[f"{a.name}/{ds}"] = str(cam_png)
     text = render_analyses(analyses, problems, figures)
-    if str(out) == "-":
-        typer.echo(text, nl=False)
-    elif check:
-        if not out.exists() or out.read_text() != text:
-            typer.echo(f"{out} differs from a fresh render of {records_dir}; run: make leaderboard", err=True)
-            raise typer.Exit(1)
-        typer.echo(f"{out} is up to date ({len(recs)} records)")
-    else:
-        try:
-            write_text_atomic(out, text)
-        except OSError as exc:
-            _fail(f"--out {out}: cannot write ({exc.strerror or exc})")
-        typer.echo(f"wrote {out} from {len(recs)} records")
+    outputs = [(out, text)]
+    if html is not None:
+        from .page import render_page
+
+        if html.is_dir():
+            _fail(f"--html {html}: is a folder; name the page to write, e.g. {html / 'index.html'}")
+        page_figs = {k: _rel_to(out.parent / v, html.parent) for k, v in figures.items()} if str(out) != "-" else {}
+        outputs.append((html, render_page(analyses, page_figs, html.parent, _rel_to(out, html.parent))))
+    for path, content in outputs:
+        if str(path) == "-":
+            typer.echo(content, nl=False)
+        elif check:
+            if not path.exists() or path.read_text() != content:
+                typer.echo(f"{path} differs from a fresh render of {records_dir}; run: make leaderboard", err=True)
+                raise typer.Exit(1)
+            typer.echo(f"{path} is up to date ({len(recs)} records)")
+        else:
+            try:
+                write_text_atomic(path, content)
+            except OSError as exc:
+                _fail(f"{path}: cannot write ({exc.strerror or exc})")
+            typer.echo(f"wrote {path} from {len(recs)} records")
     if n_dup and not allow_duplicates:
         typer.echo(f"error: {n_dup} record files claim runs that another file claims too (named above; none of "
                    "them is used): remove the wrong ones, or pass --allow-duplicates", err=True)
         raise typer.Exit(1)
+
+
+def _rel_to(path: Path, base: Path) -> str:
+    import os
+
+    return Path(os.path.relpath(Path(path).resolve(), Path(base).resolve())).as_posix()
 
 
 def _vetted_records(records_dir: Path):
@@ -196,6 +214,34 @@ def _vetted_records(records_dir: Path):
     recs, problems = load_records(records_dir)
     usable, unused, n_dup = vet(recs)
     return usable, problems + [u.line() for u in unused], n_dup
+
+
+@app.command()
+def export(
+    records_dir: Annotated[Path, typer.Argument(help="Folder of run records.")] = Path("leaderboard/records"),
+    fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or latex.")] = "csv",
+    out: Annotated[Path, typer.Option("--out", help="Folder for runs.<ext> and comparisons.<ext> (latex: tables.tex).")] = Path("export"),
+    allow_mixed: Annotated[bool, typer.Option("--allow-mixed", help="Rank rows whose protocol differs from the baseline's.")] = False,
+) -> None:
+    """Tidy tables of the same analysis the board shows: one row per run, one per comparison."""
+    from .analysis import analyse
+    from .export import write_exports
+
+    if fmt not in ("csv", "jsonl", "latex"):
+        _fail(f"--format {fmt!r}: expected csv, jsonl or latex")
+    if not records_dir.is_dir():
+        _fail(f"{records_dir}: no such records folder")
+    if out.exists() and not out.is_dir():
+        _fail(f"--out {out}: is a file; name a folder for the tables")
+    recs, problems, _ = _vetted_records(records_dir)
+    infos, info_problems = _suite_infos(records_dir)
+    for p in problems + info_problems:
+        typer.echo(f"warning: {p}", err=True)
+    try:
+        paths = write_exports(analyse(recs, infos, allow_mixed), fmt, out)
+    except OSError as exc:
+        _fail(f"--out {out}: cannot write ({exc.strerror or exc})")
+    typer.echo(f"wrote {', '.join(str(p) for p in paths)} from {len(recs)} records")
 
 
 @app.command()

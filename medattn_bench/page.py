@@ -1,0 +1,162 @@
+"""Analysis -> one self-contained HTML page (``leaderboard/index.html``): the findings first, then a
+table per suite and data set that sorts by any column, a filter by suite and data set, the
+forest plots and Grad-CAM figures (linked relatively), and every run's record linked from its
+row. No network fetch: styles and the sorting / filtering script are inline, so the page works
+opened from disk and served as a static site. Like the markdown board it only formats
+:mod:`medattn_bench.analysis` objects, through the export rows of :mod:`medattn_bench.export`."""
+
+from __future__ import annotations
+
+import math
+import os
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from .analysis import SuiteAnalysis
+from .export import comparison_rows, run_rows
+
+CSS = """
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:0 16px;
+color:#1a1a1a}
+h1{font-size:24px}h2{font-size:19px;margin-top:32px;border-bottom:1px solid #ddd}h3{font-size:16px}
+table{border-collapse:collapse;margin:8px 0 16px;font-size:13px}th,td{border:1px solid #ddd;padding:3px 7px;
+text-align:left}th{background:#f4f4f4;cursor:pointer;user-select:none}th[aria-sort=ascending]::after{content:" ▲"}
+th[aria-sort=descending]::after{content:" ▼"}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.better{color:#11772b;font-weight:600}.worse{color:#b3261e;font-weight:600}.equivalent{color:#1a56b3}
+#filters{position:sticky;top:0;background:#fff;padding:8px 0;border-bottom:1px solid #eee;z-index:1}
+img{max-width:100%;border:1px solid #eee}.note{color:#555}.hidden{display:none}
+"""
+
+JS = """
+function cellValue(td){var v=td.getAttribute('data-sort');if(v===null){v=td.textContent.trim();}
+var n=parseFloat(v);return (v!==''&&!isNaN(n)&&isFinite(v))?n:v.toLowerCase();}
+function sortTable(th){var table=th.closest('table'),tbody=table.tBodies[0],idx=Array.prototype.indexOf.call(
+th.parentNode.children,th),asc=th.getAttribute('aria-sort')!=='ascending';
+Array.prototype.forEach.call(th.parentNode.children,function(h){h.removeAttribute('aria-sort');});
+th.setAttribute('aria-sort',asc?'ascending':'descending');var rows=Array.prototype.slice.call(tbody.rows);
+rows.sort(function(a,b){var x=cellValue(a.cells[idx]),y=cellValue(b.cells[idx]);
+if(typeof x==='number'&&typeof y==='number'){return asc?x-y:y-x;}
+if(typeof x==='number'){return -1;}if(typeof y==='number'){return 1;}
+return asc?(x<y?-1:x>y?1:0):(x<y?1:x>y?-1:0);});rows.forEach(function(r){tbody.appendChild(r);});}
+function applyFilter(){var s=document.getElementById('f-suite').value,d=document.getElementById('f-dataset').value;
+document.querySelectorAll('[data-suite]').forEach(function(el){var ok=(!s||el.getAttribute('data-suite')===s)&&
+(!d||!el.hasAttribute('data-dataset')||el.getAttribute('data-dataset')===d);el.classList.toggle('hidden',!ok);});}
+document.addEventListener('DOMContentLoaded',function(){document.querySelectorAll('th').forEach(function(th){
+th.addEventListener('click',function(){sortTable(th);});});document.getElementById('f-suite').addEventListener(
+'change',applyFilter);document.getElementById('f-dataset').addEventListener('change',applyFilter);});
+"""
+
+
+def _num(x: Any, digits: int = 1, signed: bool = False) -> tuple[str, str]:
+    """(shown text, sort key) of a number; '–' and an empty key when missing."""
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "–", ""
+    return (f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"), repr(float(x))
+
+
+def _table(headers: list[str], rows: list[list[Any]], attrs: dict[str, str] | None = None) -> str:
+    """``rows`` cells: a str (text), or (text, sort key, css class, href)."""
+    a = "".join(f' {k}="{escape(v)}"' for k, v in (attrs or {}).items())
+    out = [f"<table{a}><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in headers) + "</tr></thead><tbody>"]
+    for row in rows:
+        cells = []
+        for c in row:
+            text, key, cls, href = (c, None, "", None) if isinstance(c, str) else (c + (None,) * 4)[:4]
+            inner = f'<a href="{escape(href)}">{escape(text)}</a>' if href else escape(text)
+            sort = f' data-sort="{escape(key)}"' if key is not None else ""
+            cells.append(f'<td class="{cls}"{sort}>{inner}</td>' if cls else f"<td{sort}>{inner}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def _rel(path: str, base: Path) -> str:
+    p = Path(path)
+    try:
+        return Path(os.path.relpath(p.resolve(), base.resolve())).as_posix()
+    except ValueError:  # another drive
+        return p.as_posix()
+
+
+def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Path, markdown: str = "README.md") -> str:
+    """The page for ``analyses``; links (records, figures) relative to ``base``, the page's folder."""
+    from .leaderboard import HEADER, findings_sentences
+
+    runs, comps = run_rows(analyses), comparison_rows(analyses)
+    suites = [a.name for a in analyses]
+    datasets = sorted({d for a in analyses for d in a.datasets})
+    body = ["<h1>medattn-bench leaderboard</h1>", f'<p class="note">{escape(HEADER)} The same analysis as '
+            f'<a href="{escape(markdown)}">the markdown board</a>.</p>',
+            '<div id="filters">Suite <select id="f-suite"><option value="">all</option>'
+            + "".join(f'<option value="{escape(s)}">{escape(s)}</option>' for s in suites)
+            + '</select> Data set <select id="f-dataset"><option value="">all</option>'
+            + "".join(f'<option value="{escape(d)}">{escape(d)}</option>' for d in datasets) + "</select></div>"]
+    for a in analyses:  # the findings first
+        if not a.claims:
+            continue
+        level = int(round(100 * a.settings.ci_level))
+        rows = []
+        for c in a.claims:
+            v = c.verdict
+            rows.append([c.dataset, c.variant, _num(c.reported_delta, 2, True) + ("num",),
+                         (f"{100 * v.delta:+.1f} [{100 * v.ci_lo:+.1f}, {100 * v.ci_hi:+.1f}]" if v else "–",
+                          repr(100 * v.delta) if v else "", "num"),
+                         (c.outcome, None, c.outcome), c.status])
+        body += [f'<section data-suite="{escape(a.name)}"><h2 id="findings-{escape(a.name)}">What the study claimed, '
+                 f"what this benchmark finds (suite {escape(a.name)})</h2>",
+                 f"<p>{escape(' '.join(findings_sentences(a)))}</p>",
+                 _table(["Data set", "Variant", "Paper ΔAUC (points)", f"Ours ΔAUC (points) [{level}% CI]",
+                         "Our verdict", "The paper's claim"], rows, {"class": "findings"})]
+        if figures.get(f"{a.name}/findings"):
+            body.append(f'<p><img src="{escape(figures[a.name + "/findings"])}" alt="forest plot of {escape(a.name)}, '
+                        'with the paper\'s reported ΔAUC"></p>')
+        body.append("</section>")
+    for a in analyses:
+        body += [f'<section data-suite="{escape(a.name)}"><h2 id="suite-{escape(a.name)}">Suite {escape(a.name)}</h2>',
+                 f"<p>{escape(a.info.description.strip())}</p>" if a.info.description else ""]
+        if figures.get(a.name) and not a.claims:
+            body.append(f'<p><img src="{escape(figures[a.name])}" alt="forest plot of {escape(a.name)}"></p>')
+        for ds, d in sorted(a.datasets.items()):
+            here = [r for r in runs if r["suite"] == a.name and r["dataset"] == ds]
+            body.append(f'<div data-suite="{escape(a.name)}" data-dataset="{escape(ds)}"><h3>{escape(a.name)} / '
+                        f"{escape(ds)}</h3>")
+            body.append(f'<p class="note">Computed on: {escape("; ".join(f"{m} [{n} runs]" for m, n in d.machines))}'
+                        + (" — mixed machines: not one arithmetic." if d.mixed_machines else "") + "</p>")
+            rows = []
+            for v in a.order:
+                s = d.variants.get(v)
+                if s is None:
+                    continue
+                row = d.comparisons.get(v)
+                outcome = row.outcome if row is not None else ("baseline" if v == a.baseline else "–")
+                cells = [v, _num(100 * s.mean, 1) + ("num",), _num(100 * s.sd, 1) + ("num",)]
+                rows.append(cells + [_num(100 * s.ece[0], 1) + ("num",), (outcome, None, outcome),
+                                     " ".join(f"{k[0]}" for k in s.runs)])
+            body.append(_table(["Variant", "Mean AUC %", "sd", "ECE %", "Verdict vs " + a.baseline, "Split seeds"], rows,
+                               {"class": "variants", "data-suite": a.name, "data-dataset": ds}))
+            rrows = [[r["variant"], _num(r["split_seed"], 0) + ("num",), _num(r["init_seed"], 0) + ("num",),
+                      _num(r["auc"], 2) + ("num",), _num(r["ece"], 1) + ("num",), r["status"], r["machine"],
+                      (Path(r["record"]).name, None, "", _rel(r["record"], base))] for r in here]
+            body.append(f"<details><summary>{len(rrows)} runs, each linked to its record</summary>"
+                        + _table(["Variant", "Split seed", "Init", "AUC %", "ECE %", "Status", "Machine", "Record"],
+                                 rrows, {"class": "runs", "data-suite": a.name, "data-dataset": ds}) + "</details>")
+            crows = [[c["variant"], _num(c["delta"], 2, True) + ("num",),
+                      f"[{c['delta_lo']:+.2f}, {c['delta_hi']:+.2f}]", _num(c["p_adj"], 3) + ("num",),
+                      _num(c["p_equiv_adj"], 3) + ("num",), (c["verdict"], None, c["verdict"]),
+                      _num(c["mde"], 1) + ("num",), _num(c["paper_delta"], 2, True) + ("num",)]
+                     for c in comps if c["suite"] == a.name and c["dataset"] == ds]
+            if crows:
+                body.append(_table(["Variant", "ΔAUC (points)", "CI (unadjusted)", f"p ({a.settings.correction})",
+                                    f"p equivalence ±{a.settings.margin:g}", "Verdict", "MDE (points)",
+                                    "Paper ΔAUC"], crows, {"class": "comparisons", "data-suite": a.name,
+                                                           "data-dataset": ds}))
+            cam = figures.get(f"{a.name}/{ds}")
+            if cam:
+                body.append(f'<p><img src="{escape(cam)}" alt="Grad-CAM of {escape(a.name)} / {escape(ds)}"></p>')
+            body.append("</div>")
+        body.append("</section>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">"
+            f"<title>medattn-bench leaderboard</title><style>{CSS}</style><script>{JS}</script></head>\n<body>\n"
+            + "\n".join(b for b in body if b) + "\n</body></html>\n")

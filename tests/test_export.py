@@ -1,0 +1,108 @@
+"""Exports: CSV and JSON Lines read back by pandas with the documented columns and dtypes, equal to
+the analysis they format; LaTeX with booktabs rules (compiled where a LaTeX engine exists)."""
+
+import math
+import shutil
+import subprocess
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from medattn_bench import cli
+from medattn_bench.analysis import analyse
+from medattn_bench.export import COMPARISON_COLUMNS, RUN_COLUMNS
+from medattn_bench.results import load_records, load_suite_infos
+from medattn_bench.runner import plan, run_suite
+from medattn_bench.suite import load_suite
+
+SUITE = """\
+name: exptiny
+datasets:
+  - {name: phantom_ct, options: {n_per_class: 20, size: 16}}
+attention: [{name: none}, {name: se}, {name: gc}]
+seeds: [0, 1, 2]
+train: {epochs: 2, batch_size: 8, image_size: 16, lr: 0.01}
+eval: {stats: {n_resamples: 200}, cost: {throughput: true, repeats: 1, warmup: 0}, cam: {localisation: true, max_images: 4}}
+paper_reference:
+  phantom_ct: {none: 80.0, se: 84.0, gc: 80.0}
+"""
+
+
+@pytest.fixture(scope="module")
+def records(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("export")
+    path = tmp / "exptiny.yaml"
+    path.write_text(SUITE)
+    s = load_suite(path)
+    rec = tmp / "records" / "exptiny"
+    run_suite(s, str(path), plan(s, records_dir=rec), records_dir=rec, log=lambda m: None)
+    return tmp / "records"
+
+
+def _analysis(records):
+    recs, _ = load_records(records)
+    infos, _ = load_suite_infos(records)
+    return analyse(recs, infos)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_tables_read_back_in_pandas_equal_the_analysis(records, tmp_path, fmt):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli.app, ["export", str(records), "--format", fmt, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    read = (lambda p: pd.read_csv(p)) if fmt == "csv" else (lambda p: pd.read_json(p, lines=True))
+    runs, comps = read(out / f"runs.{fmt}"), read(out / f"comparisons.{fmt}")
+    assert list(runs.columns) == list(RUN_COLUMNS) and list(comps.columns) == list(COMPARISON_COLUMNS)
+    assert len(runs) == 9 and len(comps) == 2
+    assert pd.api.types.is_integer_dtype(runs["split_seed"]) and pd.api.types.is_float_dtype(runs["auc"])
+    assert pd.api.types.is_float_dtype(comps["delta"]) and pd.api.types.is_float_dtype(comps["p_adj"])
+    a = _analysis(records)[0]
+    d = a.datasets["phantom_ct"]
+    for _, r in runs.iterrows():
+        rec = d.variants[r["variant"]].runs[(r["split_seed"], r["init_seed"])]
+        assert r["auc"] == pytest.approx(100 * rec.metrics.auc)
+        energy = [e for e in rec.explain["energy"] if e is not None]  # an all-zero CAM has no energy share
+        if energy:
+            assert r["energy"] == pytest.approx(100 * sum(energy) / len(energy))
+        else:
+            assert math.isnan(r["energy"])
+        assert r["params"] == rec.cost["static"]["params"] and r["train_img_s"] > 0
+        assert r["record"].endswith(f"{r['variant']}/seed{r['split_seed']}.json")
+    for _, c in comps.iterrows():
+        row = d.comparisons[c["variant"]]
+        assert c["delta"] == pytest.approx(100 * row.decisive.delta)
+        assert c["delta_lo"] == pytest.approx(100 * row.decisive.ci_lo)
+        assert c["p_adj"] == pytest.approx(row.p_adj) and c["verdict"] == row.outcome
+        assert c["paper_delta"] == pytest.approx({"se": 4.0, "gc": 0.0}[c["variant"]])
+        assert math.isfinite(c["mde"]) or row.decisive is None
+
+
+def test_latex_has_booktabs_and_compiles_where_possible(records, tmp_path):
+    out = tmp_path / "tex"
+    result = CliRunner().invoke(cli.app, ["export", str(records), "--format", "latex", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    tex = (out / "tables.tex").read_text()
+    for token in ("\\begin{table}", "\\toprule", "\\midrule", "\\bottomrule", "\\end{tabular}", "$\\pm$",
+                  "phantom\\_ct", "\\label{tab:exptiny}"):
+        assert token in tex, token
+    body = tex.split("\\midrule")[1].split("\\bottomrule")[0]
+    assert body.count("\\\\") == 3  # none, se, gc
+    assert tex.count("{") == tex.count("}")
+    engine = shutil.which("pdflatex")
+    if engine:
+        doc = tmp_path / "doc.tex"
+        doc.write_text("\\documentclass{article}\\usepackage{booktabs}\\begin{document}\\input{tex/tables.tex}"
+                       "\\end{document}\n")
+        run = subprocess.run([engine, "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=120)
+        assert run.returncode == 0, run.stdout[-2000:]
+
+
+def test_bad_export_arguments(records, tmp_path):
+    bad = CliRunner().invoke(cli.app, ["export", str(records), "--format", "xlsx"])
+    assert bad.exit_code == 2 and "expected csv, jsonl or latex" in bad.output
+    afile = tmp_path / "f"
+    afile.write_text("x")
+    bad = CliRunner().invoke(cli.app, ["export", str(records), "--out", str(afile)])
+    assert bad.exit_code == 2 and "is a file" in bad.output
