@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install test test-slow demo leaderboard leaderboard-check bench bench-train bench-data gpu-check clean
+.PHONY: install test test-slow demo leaderboard leaderboard-check page-screenshot bench bench-train bench-data gpu-check clean
 
 install:  ## the package, its dependencies and the test tools
 	$(PIP) install -e ".[dev]" -e examples/attention-plugin
@@ -21,6 +21,9 @@ leaderboard:  ## render leaderboard/README.md and leaderboard/index.html from th
 
 leaderboard-check:
 	medattn-bench leaderboard leaderboard/records --out leaderboard/README.md --html leaderboard/index.html --check
+
+page-screenshot:  ## the README's picture of leaderboard/index.html, taken by the browser test (needs chromium)
+	MEDATTN_PAGE_SCREENSHOT=leaderboard/figures/page.png $(PYTHON) -m pytest -q tests/test_page.py -k committed_page
 
 bench:  ## micro-benchmarks of every block and the statistics; JSON saved under benchmarks/results/
 	mkdir -p benchmarks/results

@@ -49,7 +49,8 @@ def test_committed_board_equals_fresh_render():
     records = ROOT / "leaderboard" / "records"
     board = ROOT / "leaderboard" / "README.md"
     assert board.is_file() and records.is_dir(), "leaderboard/README.md and leaderboard/records must be committed"
-    result = runner.invoke(cli.app, ["leaderboard", str(records), "--out", str(board), "--check"])
+    result = runner.invoke(cli.app, ["leaderboard", str(records), "--out", str(board), "--html",
+                                     str(ROOT / "leaderboard" / "index.html"), "--check"])
     assert result.exit_code == 0, "stale board: run `make leaderboard` and commit it\n" + result.output
 
 
