@@ -345,16 +345,39 @@ def _aa_result(ds: str, v: str, runs: list[PairedRun], st: StatsSpec) -> AAResul
                     dec_all / n_sub, case_all / n_sub, n_all)
 
 
-def _cost_of(records: list[RunRecord]) -> dict | None:
+CONTENDED_SPREAD = 0.15  # rounds whose variant/baseline ratios span more than ±15 %: a busy machine
+
+
+def contended(tp: dict) -> bool:
+    """A throughput measurement the board marks: its rounds' ratios spread by more than
+    ±``CONTENDED_SPREAD``, or (CPU) the OS's load average exceeded the measurement's own threads."""
+    lo, hi = tp.get("train_ratio_min"), tp.get("train_ratio_max")
+    if lo and hi and hi / lo - 1 > 2 * CONTENDED_SPREAD:
+        return True
+    load, threads = tp.get("load_avg"), tp.get("threads") or 1
+    return bool(load is not None and tp.get("device") == "cpu" and load > threads + 0.75)
+
+
+def _cost_of(records: list[RunRecord], remeasured: dict | None = None) -> dict | None:
+    """A variant's cost row: static cost from its records; throughput from a suite-level
+    re-measurement (``profile --recost``) where there is one, else from its records (they carry
+    the measurement made when they were trained), with where and how it was measured."""
     recs = [r for r in records if r.cost and r.cost.get("static")]
     if not recs:
         return None
     c = recs[0].cost
-    tps = [r.cost["throughput"] for r in recs if "throughput" in r.cost]
+    tps = [r.cost["throughput"] for r in recs if isinstance(r.cost.get("throughput"), dict)]
     out = {"static": c["static"], "static_224": c.get("static_224")}
+    if remeasured and isinstance(remeasured.get("throughput"), dict):
+        tps, out["recost"] = [remeasured["throughput"]], True
     if tps:
-        out["throughput"] = {**tps[0], "train_img_s": statistics.median(t["train_img_s"] for t in tps),
-                             "infer_img_s": statistics.median(t["infer_img_s"] for t in tps)}
+        tp = {**tps[0], "train_img_s": statistics.median(t["train_img_s"] for t in tps),
+              "infer_img_s": statistics.median(t["infer_img_s"] for t in tps)}
+        for key in ("train_ratio", "infer_ratio"):
+            vals = [t[key] for t in tps if t.get(key) is not None]
+            tp[key] = statistics.median(vals) if vals else None
+        tp["contended"] = any(contended(t) for t in tps)
+        out["throughput"] = tp
     return out
 
 
@@ -456,7 +479,8 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
                 table.setdefault(v, {})[d] = da.variants[v].mean
     ranked = {v: t for v, t in table.items() if set(t) == set(out_ds)}
     all_recs = [r for ds in datasets.values() for v in ds.values() for r in v.values()]
-    costs = {v: _cost_of([r for ds in datasets.values() for r in ds.get(v, {}).values()]) for v in order}
+    costs = {v: _cost_of([r for ds in datasets.values() for r in ds.get(v, {}).values()], info.costs.get(v))
+             for v in order}
     return SuiteAnalysis(name, info, st, baseline, order, out_ds, m, rank_variants(ranked), table, costs,
                          _provenance(all_recs), aa, _claims(info, baseline, out_ds, order, st.margin))
 

@@ -451,10 +451,17 @@ def profile(
     precision: Annotated[str, typer.Option("--precision", help="auto, bf16 or fp32.")] = "auto",
     repeats: Annotated[int, typer.Option("--repeats", min=1, help="Timed repeats (median, min, max).")] = 5,
     plugin: PluginOpt = None,
+    recost: Annotated[Optional[Path], typer.Option("--recost", help="Suite YAML: re-measure all its cost rows together, each interleaved with the baseline, into its suite.json (no retraining).")] = None,
+    records: Annotated[Optional[Path], typer.Option("--records", help="With --recost: records folder (default: the suite's).")] = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="With --recost: the overrides the suite was run with.")] = None,
 ) -> None:
     """Parameters, MACs (total and attention share) and throughput of ResNet-18 + ATTENTION."""
     from .cost import measure_throughput, static_cost
     from .engine import resolve_device
+
+    if recost is not None:
+        _recost(recost, records, set_ or [], plugin, repeats)
+        return
 
     for name, value, valid in (("--device", device, ("auto", "cpu", "cuda")), ("--precision", precision, ("auto", "bf16", "fp32"))):
         if value not in valid:
@@ -478,6 +485,39 @@ def profile(
     typer.echo(f"inference   {t.infer_img_s:.1f} img/s (median of {t.repeats}; min {t.infer_img_s_min:.1f}, max {t.infer_img_s_max:.1f})")
     if t.peak_memory_mb is not None:
         typer.echo(f"peak memory {t.peak_memory_mb:.0f} MiB")
+
+
+def _recost(suite_file: Path, records: Path | None, overrides: list[str], plugin: list[str] | None,
+            repeats: int) -> None:
+    """Every variant of a suite measured now, together, each interleaved with the baseline, stored
+    in the records folder's suite.json (the board prefers it to the costs taken at training time)."""
+    import os
+
+    from .executors.local import cost_of_variant
+    from .results import load_suite_infos, write_suite_info
+    from .runner import FolderLock, baseline_spec
+    from .suite import load_suite
+
+    _plugins(plugin)
+    s = load_suite(suite_file, overrides)
+    folder = Path(records or s.records_dir())
+    infos, _ = load_suite_infos(folder)
+    info = infos.get(s.name)
+    if info is None or Path(info.folder) != folder:
+        _fail(f"{folder}: no suite.json of suite {s.name!r}; run the suite first (or name its --records)")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    if load > (s.train.threads or os.cpu_count() or 1) / 2:
+        typer.echo(f"warning: load average {load:.1f} before measuring: other work shares the cores", err=True)
+    base = baseline_spec(s)
+    costs = {}
+    with FolderLock(folder):
+        for a in s.attention:
+            costs[a.key] = cost_of_variant(a, s.train, max(repeats, 3), s.eval.cost.warmup, True, s.train.threads, base)
+            tp = costs[a.key]["throughput"]
+            typer.echo(f"{a.key}: train {tp['train_img_s']:.0f} img/s, {tp['train_ratio']:.2f}x {base.key if base else ''}"
+                       f" [{tp['train_ratio_min']:.2f}, {tp['train_ratio_max']:.2f}]; load {tp['load_avg']:.1f}")
+        write_suite_info(folder, info.model_copy(update={"costs": costs}))
+    typer.echo(f"wrote the cost rows of {len(costs)} variants to {folder / 'suite.json'}; run: make leaderboard")
 
 
 @plugin_app.command("check")

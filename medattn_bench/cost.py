@@ -152,14 +152,27 @@ class Throughput:
     threads: int
     peak_memory_mb: float | None
     timer: str
+    # Measured beside the suite's baseline, interleaved (variant, baseline, variant, ...) in this
+    # process on this device: per round the ratio variant / baseline, then their median and range.
+    baseline: str | None = None
+    baseline_train_img_s: float | None = None
+    baseline_infer_img_s: float | None = None
+    train_ratio: float | None = None
+    train_ratio_min: float | None = None
+    train_ratio_max: float | None = None
+    infer_ratio: float | None = None
+    infer_ratio_min: float | None = None
+    infer_ratio_max: float | None = None
+    load_avg: float | None = None  # the OS's 1-minute load average at the end of the measurement
+    cpu_count: int | None = None
+    isa: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def measure_throughput(attention: str, hparams: dict | None, image_size: int, batch_size: int, dev: DeviceInfo,
-                       repeats: int = 5, warmup: int = 2) -> Throughput:
-    """Training-step and inference images/s: median of ``repeats`` timed batches (with min/max)."""
+def _steps(attention: str, hparams: dict | None, image_size: int, batch_size: int, dev: DeviceInfo):
+    """(train_step, infer_step, model) of one variant on random data of the given shape."""
     torch.manual_seed(0)
     device = torch.device(dev.device)
     fmt = torch.channels_last if dev.channels_last else torch.contiguous_format
@@ -167,10 +180,9 @@ def measure_throughput(attention: str, hparams: dict | None, image_size: int, ba
     opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
     x = torch.randn(batch_size, 3, image_size, image_size, device=device).contiguous(memory_format=fmt)
     y = torch.randint(0, 2, (batch_size,), device=device)
-    if dev.device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
 
     def train_step() -> None:
+        model.train()
         with autocast(dev):
             loss = nn.functional.cross_entropy(model(x).float(), y)
         opt.zero_grad(set_to_none=True)
@@ -178,14 +190,59 @@ def measure_throughput(attention: str, hparams: dict | None, image_size: int, ba
         opt.step()
 
     def infer_step() -> None:
+        model.eval()
         with torch.inference_mode(), autocast(dev):
             model(x)
 
-    model.train()
-    tr = [batch_size / t for t in time_calls(train_step, repeats, warmup)]
-    model.eval()
-    inf = [batch_size / t for t in time_calls(infer_step, repeats, warmup)]
+    return train_step, infer_step, model
+
+
+def measure_throughput(attention: str, hparams: dict | None, image_size: int, batch_size: int, dev: DeviceInfo,
+                       repeats: int = 5, warmup: int = 2, baseline: str | None = None,
+                       baseline_hparams: dict | None = None) -> Throughput:
+    """Training-step and inference images/s: median of ``repeats`` timed batches (with min/max).
+
+    With ``baseline``, the baseline is measured in the same process, interleaved round by round
+    (variant then baseline, each call warmed by the timer's own untimed calls), and the record
+    keeps both and the per-round ratio: a block's cost relative to the model it modifies, which
+    a busy or different machine shifts far less than absolute images/s."""
+    if dev.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    train_a, infer_a, _ = _steps(attention, hparams, image_size, batch_size, dev)
+    if baseline is None:
+        tr = [batch_size / t for t in time_calls(train_a, repeats, warmup)]
+        inf = [batch_size / t for t in time_calls(infer_a, repeats, warmup)]
+        extra: dict = {}
+    else:
+        train_b, infer_b, _ = _steps(baseline, baseline_hparams, image_size, batch_size, dev)
+        for fn in (train_a, train_b, infer_a, infer_b):
+            for _ in range(max(warmup - 2, 0)):
+                fn()
+        tr, trb, inf, infb = [], [], [], []
+        for _ in range(repeats):  # A B A B ...: drift and neighbours hit both alike
+            tr.append(batch_size / time_calls(train_a, 1, 0)[0])
+            trb.append(batch_size / time_calls(train_b, 1, 0)[0])
+        for _ in range(repeats):
+            inf.append(batch_size / time_calls(infer_a, 1, 0)[0])
+            infb.append(batch_size / time_calls(infer_b, 1, 0)[0])
+        rt = [a / b for a, b in zip(tr, trb)]
+        ri = [a / b for a, b in zip(inf, infb)]
+        extra = dict(baseline=baseline, baseline_train_img_s=statistics.median(trb),
+                     baseline_infer_img_s=statistics.median(infb), train_ratio=statistics.median(rt),
+                     train_ratio_min=min(rt), train_ratio_max=max(rt), infer_ratio=statistics.median(ri),
+                     infer_ratio_min=min(ri), infer_ratio_max=max(ri))
     peak = torch.cuda.max_memory_allocated() / 2**20 if dev.device == "cuda" else None
-    return Throughput(statistics.median(tr), min(tr), max(tr), statistics.median(inf), min(inf), max(inf), min(len(tr), len(inf)),
-                      batch_size, image_size, dev.device, dev.name, dev.dtype, dev.channels_last, dev.threads, peak,
-                      TIMER)
+    import os
+
+    from .results import isa_label
+
+    isa = None
+    if dev.device == "cpu":
+        from .engine.device import instruction_sets
+
+        isa = isa_label(instruction_sets())
+    return Throughput(statistics.median(tr), min(tr), max(tr), statistics.median(inf), min(inf), max(inf),
+                      min(len(tr), len(inf)), batch_size, image_size, dev.device, dev.name, dev.dtype,
+                      dev.channels_last, dev.threads, peak, TIMER, **extra,
+                      load_avg=os.getloadavg()[0] if hasattr(os, "getloadavg") else None, cpu_count=os.cpu_count(),
+                      isa=isa)

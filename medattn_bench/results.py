@@ -99,6 +99,7 @@ class SuiteInfo(_Model):
     stats: dict[str, Any] = Field(default_factory=dict)
     paper_reference: dict[str, dict[str, float]] = Field(default_factory=dict)
     check_against: str | None = None
+    costs: dict[str, dict[str, Any]] = Field(default_factory=dict)  # variant -> cost re-measured together
     folder: str | None = Field(None, exclude=True)  # records folder it was read from; never written
 
 

@@ -202,6 +202,10 @@ class FolderLock:
             self._fh = None
 
 
+def baseline_spec(suite: Suite) -> AttentionSpec | None:
+    return next((a for a in suite.attention if a.key == suite.eval.stats.baseline), None)
+
+
 def _attach_costs(todo: list[RunSpec], costs: dict[str, dict]) -> None:
     for spec in todo:
         spec.cost = costs[spec.attention.key]
@@ -234,7 +238,8 @@ def run_suite(suite: Suite, suite_file: str, runs: list[RunSpec], overrides: lis
         if todo:
             set_aside_damaged(todo, log)
             c = suite.eval.cost
-            _attach_costs(todo, measure_costs(todo, c.repeats, c.warmup, c.throughput, suite.train.threads))
+            _attach_costs(todo, measure_costs(todo, c.repeats, c.warmup, c.throughput, suite.train.threads,
+                                              baseline_spec(suite)))
             log(f"{len(todo)} run(s) to do, {len(runs) - len(todo)} already recorded")
         devices: tuple[str, ...] = ()
         if runs_per_device > 1 and todo:

@@ -51,3 +51,104 @@ def test_ops_fvcore_ignores_by_default_are_counted():
     assert sum(relu_out) > 0 and c.macs_by_operator["elementwise"] >= sum(relu_out)
     # the residual adds are the only other element-wise ops in the baseline
     assert c.macs_by_operator["elementwise"] < 2 * sum(relu_out)
+
+
+# ------------------------------------------------------------------ throughput beside the baseline
+
+
+def test_throughput_is_measured_interleaved_with_the_baseline():
+    from medattn_bench.cost import measure_throughput
+    from medattn_bench.engine import resolve_device
+
+    dev = resolve_device("cpu", "fp32", False, 2, 16, 8)
+    t = measure_throughput("se", None, 16, 8, dev, repeats=3, warmup=0, baseline="none").to_dict()
+    assert t["baseline"] == "none" and t["repeats"] == 3
+    for key in ("train", "infer"):
+        assert t[f"{key}_ratio_min"] <= t[f"{key}_ratio"] <= t[f"{key}_ratio_max"]
+        assert t[f"baseline_{key}_img_s"] > 0
+    assert t["load_avg"] is not None and t["isa"].startswith("ATen")
+    alone = measure_throughput("se", None, 16, 8, dev, repeats=2, warmup=0).to_dict()
+    assert alone["train_ratio"] is None and alone["baseline"] is None
+
+
+COST_SUITE = """\
+name: costtiny
+datasets: [{name: phantom_ct, options: {n_per_class: 20, size: 16}}]
+attention: [{name: none}, {name: se}, {name: gc}]
+seeds: [0, 1]
+train: {epochs: 1, batch_size: 8, image_size: 16, lr: 0.01}
+eval: {stats: {n_resamples: 200}, cost: {throughput: true, repeats: 2, warmup: 0}, cam: {localisation: false}}
+"""
+
+
+@pytest.fixture(scope="module")
+def cost_records(tmp_path_factory):
+    from medattn_bench.runner import plan, run_suite
+    from medattn_bench.suite import load_suite
+
+    tmp = tmp_path_factory.mktemp("cost")
+    (tmp / "costtiny.yaml").write_text(COST_SUITE)
+    s = load_suite(tmp / "costtiny.yaml")
+    rec = tmp / "records" / "costtiny"
+    run_suite(s, str(tmp / "costtiny.yaml"), plan(s, records_dir=rec), records_dir=rec, log=lambda m: None)
+    return tmp
+
+
+def _board(folder) -> str:
+    from medattn_bench.leaderboard import render
+    from medattn_bench.results import load_records, load_suite_infos
+
+    recs, problems = load_records(folder)
+    infos, _ = load_suite_infos(folder)
+    return render(recs, infos, problems)
+
+
+def _cost_rows(board: str) -> dict[str, str]:
+    section = board.split("### Cost")[1].split("###")[0]
+    # keyed by variant, the contention mark (†) dropped: this machine may itself be busy
+    return {line.split("|")[1].strip().rstrip(" †"): line for line in section.splitlines()
+            if line.startswith("| ") and not line.startswith("| Variant")}
+
+
+def test_board_shows_ratios_and_marks_a_contended_and_a_foreign_measurement(cost_records, tmp_path):
+    import json
+    import shutil
+
+    recs = tmp_path / "records"
+    shutil.copytree(cost_records / "records", recs)
+    board = _board(recs)
+    rows = _cost_rows(board)
+    assert "1.00×" in rows["none"] and "×" in rows["se"] and "Measured on" not in board
+    assert "interleaved with `none`" in board
+    # gc re-measured later on another machine while the cores were busy
+    for p in (recs / "costtiny" / "phantom_ct" / "gc").glob("*.json"):
+        d = json.loads(p.read_text())
+        d["cost"]["throughput"].update(device_name="AMD EPYC", isa="ATen AVX2, oneDNN avx2", load_avg=3.9,
+                                       train_img_s=5.0, train_ratio=0.93, train_ratio_min=0.9, train_ratio_max=0.96)
+        p.write_text(json.dumps(d))
+    board = _board(recs)
+    rows = _cost_rows(board)
+    assert rows["gc"].count("AMD EPYC (ATen AVX2, oneDNN avx2") == 1 and "0.93×" in rows["gc"]
+    assert "| gc †" in rows["gc"] and "Measured on" in board and "† measured on a busy machine" in board
+
+
+def test_recost_remeasures_every_row_together(cost_records, tmp_path, capsys):
+    import shutil
+
+    from medattn_bench import cli
+    from tests.test_cli import run_main
+
+    recs = tmp_path / "records"
+    shutil.copytree(cost_records / "records", recs)
+    code, out = run_main(capsys, "profile", "--recost", str(cost_records / "costtiny.yaml"), "--records",
+                         str(recs / "costtiny"), "--repeats", "3")
+    assert code == 0 and "wrote the cost rows of 3 variants" in out, out
+    from medattn_bench.results import load_suite_infos
+
+    infos, _ = load_suite_infos(recs)
+    costs = infos["costtiny"].costs
+    assert set(costs) == {"none", "se", "gc"} and costs["se"]["throughput"]["baseline"] == "none"
+    assert costs["none"]["throughput"]["train_ratio"] == 1.0
+    rows = _cost_rows(_board(recs))
+    assert f"{costs['se']['throughput']['train_ratio']:.2f}×" in rows["se"]
+    assert cli  # the module the command lives in

@@ -12,22 +12,25 @@ from ..execute import RunSpec, run_and_store
 
 
 def measure_costs(todo: list[RunSpec], repeats: int, warmup: int, throughput: bool,
-                  threads: int | None = None) -> dict[str, dict[str, Any]]:
+                  threads: int | None = None, baseline: Any = None) -> dict[str, dict[str, Any]]:
     """Static cost and (optionally) throughput per variant, measured once here, before any run
-    starts, so no timing competes with training for the cores. Keyed by variant key."""
+    starts, so no timing competes with training for the cores. Keyed by variant key. With the
+    suite's ``baseline`` (an AttentionSpec), each variant's throughput is measured interleaved with
+    the baseline's and stored with their ratio."""
     out: dict[str, dict[str, Any]] = {}
     for spec in todo:
         a, t = spec.attention, spec.train
         if a.key in out:
             continue
         try:
-            out[a.key] = _cost_of_variant(a, t, repeats, warmup, throughput, threads)
+            out[a.key] = cost_of_variant(a, t, repeats, warmup, throughput, threads, baseline)
         except (Exception, SystemExit) as exc:  # the block cannot be built: its runs fail and say why
             out[a.key] = {"unavailable": f"{type(exc).__name__}: {exc}"}
     return out
 
 
-def _cost_of_variant(a, t, repeats: int, warmup: int, throughput: bool, threads: int | None) -> dict[str, Any]:
+def cost_of_variant(a, t, repeats: int, warmup: int, throughput: bool, threads: int | None,
+                    baseline: Any = None) -> dict[str, Any]:
     from ..cost import measure_throughput, static_cost
     from ..engine import resolve_device
 
@@ -36,8 +39,14 @@ def _cost_of_variant(a, t, repeats: int, warmup: int, throughput: bool, threads:
                            if k in ("params", "params_attention", "macs", "macs_attention")}}
     if throughput:
         dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size, t.batch_size)
-        cost["throughput"] = measure_throughput(a.name, a.hparams, t.image_size, t.batch_size, dev, repeats,
-                                                warmup).to_dict()
+        same = baseline is None or (baseline.name == a.name and baseline.hparams == a.hparams)
+        tp = measure_throughput(a.name, a.hparams, t.image_size, t.batch_size, dev, repeats, warmup,
+                                None if same else baseline.name, None if same else baseline.hparams).to_dict()
+        if baseline is not None and same:  # the baseline's own row: the ratio is 1 by definition
+            tp.update(baseline=baseline.key, baseline_train_img_s=tp["train_img_s"],
+                      baseline_infer_img_s=tp["infer_img_s"], train_ratio=1.0, train_ratio_min=1.0,
+                      train_ratio_max=1.0, infer_ratio=1.0, infer_ratio_min=1.0, infer_ratio_max=1.0)
+        cost["throughput"] = tp
     return cost
 
 
