@@ -298,3 +298,47 @@ def test_verify_retrains_a_record_identically_and_catches_a_doctored_one(records
     assert _unused(records) == {}
     code, out = run_main(capsys, "verify", str(target))
     assert code == 1 and "DIFFERENT scores on the same instruction set" in out, out
+
+
+def test_more_bad_input_is_one_line(tmp_path, capsys):
+    import numpy as np
+
+    from tests.test_cli import run_main
+
+    # a suite file that is not UTF-8
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes(SUITE.replace("name: trust", "name: trust # caf\xe9").encode("latin-1"))
+    code, out = run_main(capsys, "run", str(bad), "--dry-run")
+    assert code == 2 and "not UTF-8 text" in out and len(out.strip().splitlines()) == 1, out
+    # a reduction ratio outside (0, 1]
+    s = tmp_path / "s.yaml"
+    s.write_text(SUITE.replace("{name: se}", "{name: se, hparams: {rd_ratio: -1}}"))
+    code, out = run_main(capsys, "run", str(s), "--records", str(tmp_path / "r1"), "--no-progress")
+    assert code == 2 and "rd_ratio must be in (0, 1]" in out and "attention.1.hparams" in out, out
+    # CSV: a label that is neither class, and a row naming a missing image
+    from PIL import Image
+
+    img = tmp_path / "a.png"
+    Image.new("RGB", (8, 8)).save(img)
+    for rows, pattern in (("a.png,1\na.png,0\na.png,5\n", r"line 4: label '5' is neither positive '1' nor negative '0'"),
+                          ("a.png,1\nmissing.png,0\n", r"line 3: image 'missing.png' not found")):
+        (tmp_path / "d.csv").write_text("path,label\n" + rows)
+        s.write_text(SUITE.replace("{name: phantom_ct, options: {n_per_class: 20, size: 16}}",
+                                   "{name: csv, options: {root: " + str(tmp_path / "d.csv") + "}}"))
+        code, out = run_main(capsys, "run", str(s), "--records", str(tmp_path / "r2"), "--no-progress")
+        import re
+
+        assert code == 2 and re.search(pattern, out) and "Traceback" not in out, out
+    # MedMNIST arrays of mismatched lengths, and 2-D images
+    npz = tmp_path / "m.npz"
+    z = np.zeros((4, 8, 8), np.uint8)
+    for arrays, pattern in (({"train_labels": np.zeros((3, 1))}, "holds 4 images but train_labels 3 labels"),
+                            ({"train_images": np.zeros((4, 8), np.uint8)}, "train_images has shape (4, 8)")):
+        parts = {f"{k}_{w}": (z if w == "images" else np.zeros((4, 1))) for k in ("train", "val", "test")
+                 for w in ("images", "labels")}
+        parts.update(arrays)
+        np.savez(npz, **parts)
+        s.write_text(SUITE.replace("{name: phantom_ct, options: {n_per_class: 20, size: 16}}",
+                                   "{name: medmnist, options: {path: " + str(npz) + "}}"))
+        code, out = run_main(capsys, "run", str(s), "--records", str(tmp_path / "r3"), "--no-progress")
+        assert code == 2 and pattern in out and "Traceback" not in out, out

@@ -10,6 +10,10 @@ from . import register_attention
 
 def reduced_channels(channels: int, rd_ratio: float, rd_divisor: int = 1) -> int:
     """Hidden width ``C * rd_ratio``; the official code uses ``C // r`` (divisor 1), timm rounds to 8."""
+    if not 0 < rd_ratio <= 1:
+        raise ValueError(f"rd_ratio must be in (0, 1] (the hidden width is channels x rd_ratio), got {rd_ratio}")
+    if rd_divisor < 1:
+        raise ValueError(f"rd_divisor must be >= 1, got {rd_divisor}")
     rd = int(channels * rd_ratio)
     if rd_divisor > 1:
         rd = max(rd_divisor, int(rd + rd_divisor / 2) // rd_divisor * rd_divisor)

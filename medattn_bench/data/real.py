@@ -260,7 +260,9 @@ def _imagefolder(opts: FolderOptions, data_root: str | None = None) -> ImageSet:
 
 class CsvOptions(RealOptions):
     root: str = Field(description="CSV file with columns path,label (optional split, group)")
-    positive: str = Field("1", description="label value of the positive class; every other value is negative")
+    positive: str = Field("1", description="label value of the positive class")
+    negative: str | None = Field(None, description="label value of the negative class (default: the one value "
+                                 "other than positive; more than one is an error); '*' makes every other value negative")
 
 
 @register_dataset("csv", CsvOptions, description="CSV with columns path,label[,split,group]; paths relative to the file")
@@ -277,6 +279,20 @@ def _csv(opts: CsvOptions, data_root: str | None = None) -> ImageSet:
             raise DataError(f"{path}: missing column(s) {sorted(missing)}; expected path,label[,split,group], "
                             f"found {reader.fieldnames}")
         rows = list(reader)
+    negative = opts.negative
+    if negative is None:
+        others = sorted({r["label"] for r in rows} - {opts.positive})
+        negative = others[0] if len(others) == 1 else ("0" if opts.positive == "1" else None)
+        if negative is None and len(others) > 1:
+            raise DataError(f"{path}: labels {others[:5]} besides the positive {opts.positive!r}; name the negative "
+                            "class with options.negative (or negative: '*' to make every other value negative)")
+    for line, r in enumerate(rows, start=2):
+        if r["label"] != opts.positive and negative != "*" and r["label"] != negative:
+            raise DataError(f"{path}, line {line}: label {r['label']!r} is neither positive {opts.positive!r} nor "
+                            f"negative {negative!r} (set options.positive / options.negative, or negative: '*' "
+                            "to make every other value negative)")
+        if not (path.parent / (r["path"] or "")).is_file() or not r["path"]:
+            raise DataError(f"{path}, line {line}: image {r['path']!r} not found (paths are relative to the CSV file)")
     items = [Item(path.parent / r["path"], int(r["label"] == opts.positive), r.get("split") or "", r["label"],
                   r.get("group") or None) for r in rows]
     _check_classes("csv", path, items, ("negative", opts.positive))
@@ -302,6 +318,11 @@ def _medmnist(opts: MedmnistOptions, data_root: str | None = None) -> ImageSet:
     except (KeyError, ValueError, OSError) as exc:
         raise DataError(f"{path}: not a MedMNIST npz ({exc}); expected keys train_images, train_labels, val_images, "
                         "val_labels, test_images, test_labels") from None
+    for s, im, lab in parts:
+        if im.ndim not in (3, 4) or (im.ndim == 4 and im.shape[-1] not in (1, 3)):
+            raise DataError(f"{path}: {s}_images has shape {im.shape}; expected (N, H, W) or (N, H, W, 1 or 3)")
+        if len(lab) != len(im):
+            raise DataError(f"{path}: {s}_images holds {len(im)} images but {s}_labels {len(lab)} labels")
     images = np.concatenate([p[1] for p in parts])
     labels = np.isin(np.concatenate([p[2] for p in parts]).reshape(len(images), -1)[:, 0], opts.positive).astype(np.int64)
     split = np.concatenate([[s] * len(p[1]) for s, p in zip(("train", "val", "test"), parts)])
