@@ -27,7 +27,7 @@ _FILES = ("root", "size", "channels", "skip_corrupt", "near_duplicates", "hash_t
 _PHANTOM = ("n_per_class", "size", "difficulty", "seed")
 # name -> (description, options); `list datasets` prints these without importing torch.
 BUILTIN_DATASET_INFO = {
-    "csv": ("CSV with columns path,label[,split,group]; paths relative to the file", (*_FILES, "positive")),
+    "csv": ("CSV with columns path,label[,split,group]; paths relative to the file", (*_FILES, "positive", "negative")),
     "ct": ("real ct data in its public layout (noncovid / covid)", _FILES),
     "cxr": ("real cxr data in its public layout (normal / pneumonia)", _FILES),
     "imagefolder": ("one subfolder per class (optionally under train/ and test/)", (*_FILES, "classes", "group_pattern")),
