@@ -44,7 +44,7 @@ class RunSpec(BaseModel):
     @property
     def torch_seed(self) -> int:
         """The seed of the model's initialisation and of the data order. Split seed s, first
-        initialisation and no offset give s (the wave-1 matrix); others a derived seed."""
+        initialisation and no offset give s (the first record format's matrix); others a derived seed."""
         if self.init_seed == 0 and self.attention.init_offset == 0:
             return self.seed
         return int(np.random.SeedSequence([self.seed, self.init_seed, self.attention.init_offset]).generate_state(1)[0])
