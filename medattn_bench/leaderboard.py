@@ -457,7 +457,10 @@ def render_suite(a: SuiteAnalysis, figures: dict[str, str] | None = None) -> lis
         lines += [_auc_table(d, a), ""]
         if d.comparisons:
             lines += [_verdict_table(d, a), "", _power_line(d, a), ""]
-        lines += _localisation_table(d, a, (figures or {}).get(f"{a.name}/{name}"))
+        cam = (figures or {}).get(f"{a.name}/{name}")
+        lines += _localisation_table(d, a, cam)
+        if cam and not d.localisation:  # real data: no masks to score, the heat maps still shown
+            lines += [f"Grad-CAM figure (split seed 0, weights kept for it): [{cam}]({cam})", ""]
     lines += _aa_section(a)
     lines += ["### Across data sets", "", _summary(a), ""]
     return lines
