@@ -168,6 +168,48 @@ def test_kill_minus_nine_then_rerun_matches_uninterrupted(tmp_path):
     assert not leftovers, "leftover temp files"
 
 
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_pool_workers_die_with_a_killed_parent(tmp_path):
+    path = _suite(tmp_path, epochs=40)
+    rec = tmp_path / "rec"
+    cmd = [sys.executable, "-m", "medattn_bench.cli", "run", str(path), "--records", str(rec), "--no-progress",
+           "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        workers: list[int] = []
+        deadline = time.time() + 120
+        while time.time() < deadline and len(workers) < 2:
+            workers = [c for c in _children(proc.pid)
+                       if "spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes().decode(errors="replace")]
+            time.sleep(0.1)
+        assert len(workers) == 2, "the pool never started"
+        os.kill(proc.pid, signal.SIGKILL)  # the parent alone, not its process group
+        proc.wait()
+        deadline = time.time() + 30
+        while time.time() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+            time.sleep(0.1)
+        alive = [w for w in workers if Path(f"/proc/{w}").exists()]
+        assert not alive, f"workers {alive} outlived their parent"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 @pytest.mark.slow
 def test_process_pool_gives_the_same_records_as_serial(tmp_path):
     """--workers runs several runs at once; with the same thread count per run the scores match."""
