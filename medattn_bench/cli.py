@@ -178,7 +178,7 @@ def leaderboard(
         if html.is_dir():
             _fail(f"--html {html}: is a folder; name the page to write, e.g. {html / 'index.html'}")
         page_figs = {k: _rel_to(out.parent / v, html.parent) for k, v in figures.items()} if str(out) != "-" else {}
-        outputs.append((html, render_page(analyses, page_figs, html.parent, _rel_to(out, html.parent))))
+        outputs.append((html, render_page(analyses, page_figs, html.parent, _rel_to(out, html.parent), problems)))
     for path, content in outputs:
         if str(path) == "-":
             typer.echo(content, nl=False)

@@ -79,7 +79,8 @@ def _rel(path: str, base: Path) -> str:
         return p.as_posix()
 
 
-def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Path, markdown: str = "README.md") -> str:
+def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Path, markdown: str = "README.md",
+                problems: list[str] | tuple[str, ...] = ()) -> str:
     """The page for ``analyses``; links (records, figures) relative to ``base``, the page's folder."""
     from .leaderboard import HEADER, findings_sentences
 
@@ -156,6 +157,11 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
                 body.append(f'<p><img src="{escape(cam)}" alt="Grad-CAM of {escape(a.name)} / {escape(ds)}"></p>')
             body.append("</div>")
         body.append("</section>")
+    if problems:
+        body += ['<section id="not-used"><h2>Records not used</h2><p class="note">Files under the records folder that no '
+                 "table above uses: unreadable, inconsistent with their own labels and scores, misfiled, or claiming a "
+                 "run another file claims too.</p><ul>" + "".join(f"<li>{escape(p)}</li>" for p in problems)
+                 + "</ul></section>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><link rel=\"icon\" href=\"data:,\">"
             f"<title>medattn-bench leaderboard</title><style>{CSS}</style><script>{JS}</script></head>\n<body>\n"

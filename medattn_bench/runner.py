@@ -50,11 +50,16 @@ def plan(suite: Suite, only: dict[str, list[str]] | None = None, records_dir: Pa
 
 
 def write_suite_settings(suite: Suite, suite_file: str, overrides: list[str], records_dir: Path | None = None) -> None:
-    """``suite.json``: the suite's description and statistics, read by the leaderboard."""
-    write_suite_info(Path(records_dir or suite.records_dir()),
-                     SuiteInfo(name=suite.name, file=str(suite_file), overrides=list(overrides),
-                               description=suite.description.strip(), stats=suite.eval.stats.model_dump(),
-                               paper_reference=suite.paper_reference, check_against=suite.check_against))
+    """``suite.json``: the suite's description and statistics, read by the leaderboard; cost rows
+    re-measured with ``profile --recost`` are kept."""
+    from .results import load_suite_infos
+
+    folder = Path(records_dir or suite.records_dir())
+    old = load_suite_infos(folder)[0].get(suite.name) if (folder / "suite.json").is_file() else None
+    write_suite_info(folder, SuiteInfo(name=suite.name, file=str(suite_file), overrides=list(overrides),
+                                       description=suite.description.strip(), stats=suite.eval.stats.model_dump(),
+                                       paper_reference=suite.paper_reference, check_against=suite.check_against,
+                                       costs=old.costs if old is not None and Path(old.folder) == folder else {}))
 
 
 def parse_only(exprs: list[str]) -> dict[str, list[str]]:

@@ -121,8 +121,11 @@ def test_board_names_forged_duplicate_and_inconsistent_records_and_uses_none(rec
     # the AUC table shows the excluded cells as missing, never the forged value
     row = next(line for line in board.splitlines() if line.startswith("| se "))
     assert "99.9" not in row and row.count("| –") >= 2
-    ok = runner.invoke(cli.app, ["leaderboard", str(records), "--out", str(out), "--allow-duplicates"])
+    ok = runner.invoke(cli.app, ["leaderboard", str(records), "--out", str(out), "--allow-duplicates", "--html",
+                                 str(tmp_path / "index.html")])
     assert ok.exit_code == 0, ok.output
+    page = (tmp_path / "index.html").read_text()
+    assert "Records not used" in page and "copy/phantom_ct/none/seed2.json" in page
 
 
 def test_compare_and_status_see_the_same_damage(records):
