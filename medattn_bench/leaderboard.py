@@ -299,10 +299,11 @@ def _cost_table(a: SuiteAnalysis) -> list[str]:
     out = []
     if tps and one_machine:
         t = tps[0]
+        how = (f"each variant interleaved with `{a.baseline}` in one process; the ratio is the comparable figure, "
+               "img/s depends on the machine and its load" if not unpaired else
+               "each variant timed on its own, when its runs were trained")
         out += [f"Throughput measured on {t.get('device_name')} ({t.get('isa') or 'instruction set not recorded'}, "
-                f"{t.get('dtype')}, batch {t.get('batch_size')}, {t.get('image_size')} px), each variant interleaved "
-                f"with `{a.baseline}` in one process; the ratio is the comparable figure, img/s depends on the "
-                "machine and its load.", ""]
+                f"{t.get('dtype')}, batch {t.get('batch_size')}, {t.get('image_size')} px), {how}.", ""]
     out += [tabulate(rows, headers, tablefmt="github", disable_numparse=True), ""]
     if marked:
         out += ["† measured on a busy machine (the rounds' ratios spread by more than ±15 %, or the load average "
