@@ -161,7 +161,8 @@ def leaderboard(
         for a in analyses:
             rel = Path("figures") / f"{a.name}-forest.svg"
             if check:
-                figures[a.name] = str(rel) if (out.parent / rel).exists() else ""
+                if (out.parent / rel).exists():
+                    figures[a.name] = str(rel)
             elif forest_plot(a, out.parent / rel):
                 figures[a.name] = str(rel)
             if figures.get(a.name) and a.claims:
