@@ -470,7 +470,13 @@ def profile(
     _plugins(plugin)
     from .attention import ATTENTION
 
-    ATTENTION.entry(attention)
+    if ATTENTION.entry(attention).origin != "built-in":  # a plugin is profiled only if it keeps the contract
+        from .contract import check_block
+
+        report = check_block(attention)
+        if not report.ok:
+            _fail(f"--attention {attention}: plugin block ({ATTENTION.entry(attention).origin}) breaks the block "
+                  f"contract: {'; '.join(report.failures)} (details: medattn-bench plugin check {attention})")
     dev = resolve_device(device, precision, image_size=size, batch_size=batch)
     s = static_cost(attention, None, size)
     base = static_cost("none", None, size)

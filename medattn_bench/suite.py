@@ -362,9 +362,12 @@ def load_suite(path: str | Path, overrides: list[str] | tuple[str, ...] = (), ch
 def check_names_light(suite: Suite, path: Path, plugins_given: bool = False) -> None:
     from .names import BUILTIN_ATTENTION, BUILTIN_DATASETS, entry_point_names, unknown
 
+    from .dataopts import options_model
+
     for i, d in enumerate(suite.datasets):
         if d.name not in BUILTIN_DATASETS:
             raise SuiteError(f"{path}: datasets.{i}.name: {unknown('data set', d.name, BUILTIN_DATASETS)}")
+        _check_options(path, i, d, options_model(d.name))
     known = BUILTIN_ATTENTION + entry_point_names()
     for i, a in enumerate(suite.attention):
         if a.name not in known and not (plugins_given or suite.plugins):
@@ -373,6 +376,18 @@ def check_names_light(suite: Suite, path: Path, plugins_given: bool = False) -> 
     if suite.eval.stats.baseline not in [a.key for a in suite.attention]:
         raise SuiteError(f"{path}: eval.stats.baseline: {suite.eval.stats.baseline!r} is not one of the attention rows "
                          f"{[a.key for a in suite.attention]}")
+
+
+def _check_options(path: Path, i: int, d: DatasetSpec, opts_model: Any) -> None:
+    if opts_model is None:
+        return
+    try:
+        opts_model(**d.options)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        valid = ", ".join(opts_model.model_fields)
+        raise SuiteError(f"{path}: datasets.{i}.options.{loc}: {first['msg']} (options of {d.name!r}: {valid})") from None
 
 
 def check_names(suite: Suite, path: Path) -> None:
@@ -386,14 +401,7 @@ def check_names(suite: Suite, path: Path) -> None:
     for i, d in enumerate(suite.datasets):
         if d.name not in DATASETS:
             raise SuiteError(f"{path}: datasets.{i}.name: {DATASETS.unknown_message(d.name)}")
-        opts_model = DATASETS.get(d.name).options
-        try:
-            opts_model(**d.options)
-        except ValidationError as err:
-            first = err.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            valid = ", ".join(opts_model.model_fields)
-            raise SuiteError(f"{path}: datasets.{i}.options.{loc}: {first['msg']} (options of {d.name!r}: {valid})") from None
+        _check_options(path, i, d, DATASETS.get(d.name).options)
     for i, a in enumerate(suite.attention):
         if a.name not in ATTENTION:
             raise SuiteError(f"{path}: attention.{i}.name: {ATTENTION.unknown_message(a.name)}")

@@ -98,6 +98,12 @@ def test_plugin_check_cli(plugin_module):
     assert "contract: ok" in good.output and "params overhead on ResNet-18: +0" in good.output
 
 
+def test_profile_refuses_a_plugin_that_breaks_the_contract(plugin_module):
+    name, prefix = plugin_module
+    bad = runner.invoke(cli.app, ["profile", "--attention", f"{prefix}_shrink", "--plugin", name, "--size", "32"])
+    assert bad.exit_code == 2 and "breaks the block contract" in bad.output and "Traceback" not in bad.output
+
+
 def test_suite_plugins_are_loaded_and_checked(plugin_module, tmp_path):
     name, prefix = plugin_module
     suite = tmp_path / "s.yaml"

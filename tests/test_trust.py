@@ -345,3 +345,13 @@ def test_more_bad_input_is_one_line(tmp_path, capsys):
                                    "{name: medmnist, options: {path: " + str(npz) + "}}"))
         code, out = run_main(capsys, "run", str(s), "--records", str(tmp_path / "r3"), "--no-progress")
         assert code == 2 and pattern in out and "Traceback" not in out, out
+
+
+@pytest.mark.parametrize("size", [0, 100000000])
+def test_dry_run_checks_dataset_options_as_run_does(tmp_path, capsys, size):
+    from tests.test_cli import run_main
+
+    s = tmp_path / "s.yaml"
+    s.write_text(SUITE.replace("size: 16}}", f"size: {size}}}}}", 1))
+    code, out = run_main(capsys, "run", str(s), "--dry-run")
+    assert code == 2 and "datasets.0.options.size" in out and len(out.strip().splitlines()) == 1, out

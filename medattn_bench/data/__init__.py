@@ -13,15 +13,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict
 
+from ..dataopts import DatasetOptions  # noqa: F401  (re-exported)
 from ..registry import Registry
-
-
-class DatasetOptions(BaseModel):
-    """Base of every data set's options model; unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 @dataclass

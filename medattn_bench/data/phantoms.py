@@ -13,18 +13,10 @@ import zlib
 
 import numpy as np
 import torch
-from pydantic import Field
 from scipy import ndimage
 
-from . import DatasetOptions, ImageSet, register_dataset
-
-
-class PhantomOptions(DatasetOptions):
-    n_per_class: int = Field(200, ge=2, description="images per class")
-    size: int = Field(32, ge=16, le=512, description="side in pixels")
-    difficulty: float = Field(1.0, ge=0.0, le=3.0, description="0 easy ... 1 default ... 3 very hard")
-    seed: int = Field(0, description="generator seed (the data, not the training run)")
-
+from ..dataopts import PhantomOptions
+from . import ImageSet, register_dataset
 
 def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     ax = (np.arange(size) + 0.5) / size * 2 - 1

@@ -15,13 +15,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
-from pydantic import Field
 
 from ..errors import DataError
-from . import DatasetOptions, ImageSet, register_dataset
+from ..dataopts import CsvOptions, FolderOptions, MedmnistOptions, RealOptions
+from . import ImageSet, register_dataset
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 ENV_ROOT = "MEDATTN_DATA"
@@ -34,15 +33,6 @@ class Item:
     split: str  # official split of the source: train / val / test, or '' if it has none
     subclass: str
     patient: str | None = None  # patient or source case, where the file name carries it
-
-
-class RealOptions(DatasetOptions):
-    root: str | None = Field(None, description="folder of this data set (overrides --data-root / MEDATTN_DATA)")
-    size: int = Field(128, ge=16, le=1024, description="decoded side in pixels (shorter side resized, centre crop)")
-    channels: Literal[1, 3] | None = Field(None, description="1 (grayscale) or 3 (RGB); default per data set")
-    skip_corrupt: bool = Field(False, description="skip unreadable images (counted in the run record) instead of failing")
-    near_duplicates: bool = Field(True, description="group near-duplicates (perceptual hash) as well as exact ones")
-    hash_threshold: int = Field(8, ge=0, le=64, description="max Hamming distance of 256-bit dHashes in one group")
 
 
 def resolve_root(name: str, folder: str, opts_root: str | None, data_root: str | None,
@@ -217,13 +207,6 @@ for _n in NATIVE:
 # ----------------------------------------------------------------------------- generic sources
 
 
-class FolderOptions(RealOptions):
-    root: str = Field(description="folder with exactly two class subfolders (or train/test folders holding them)")
-    classes: tuple[str, str] | None = Field(None, description="(negative, positive) subfolder names; default sorted")
-    group_pattern: str | None = Field(None, description="regular expression whose first group, searched in each "
-                                      "file name, names its patient (images of one patient stay on one side)")
-
-
 @register_dataset("imagefolder", FolderOptions, description="one subfolder per class (optionally under train/ and test/)")
 def _imagefolder(opts: FolderOptions, data_root: str | None = None) -> ImageSet:
     from .cache import load_items
@@ -258,13 +241,6 @@ def _imagefolder(opts: FolderOptions, data_root: str | None = None) -> ImageSet:
     return load_items("imagefolder", root, items, classes, opts, opts.channels or 3)  # type: ignore[arg-type]
 
 
-class CsvOptions(RealOptions):
-    root: str = Field(description="CSV file with columns path,label (optional split, group)")
-    positive: str = Field("1", description="label value of the positive class")
-    negative: str | None = Field(None, description="label value of the negative class (default: the one value "
-                                 "other than positive; more than one is an error); '*' makes every other value negative")
-
-
 @register_dataset("csv", CsvOptions, description="CSV with columns path,label[,split,group]; paths relative to the file")
 def _csv(opts: CsvOptions, data_root: str | None = None) -> ImageSet:
     from .cache import load_items
@@ -297,12 +273,6 @@ def _csv(opts: CsvOptions, data_root: str | None = None) -> ImageSet:
                   r.get("group") or None) for r in rows]
     _check_classes("csv", path, items, ("negative", opts.positive))
     return load_items("csv", path.parent, items, ("negative", opts.positive), opts, opts.channels or 3)
-
-
-class MedmnistOptions(DatasetOptions):
-    path: str = Field(description="a MedMNIST .npz file (keys train_images, train_labels, val_..., test_...)")
-    positive: list[int] = Field(default_factory=lambda: [1], description="label values that form the positive class")
-    size: int | None = Field(None, ge=8, le=1024, description="resize to this side (default: as stored)")
 
 
 @register_dataset("medmnist", MedmnistOptions, description="MedMNIST v2 .npz; a label subset forms the positive class")
