@@ -143,6 +143,23 @@ def set_aside_damaged(runs: list[RunSpec], log: Callable[[str], None]) -> None:
         log(f"{path}: damaged record set aside as {target.name}; the run is redone")
 
 
+MIN_FREE_MB = 200  # a record is ~0.1-1 MB, kept weights 45 MB: below this a finished run may not be saved
+
+
+def check_free_space(folder: Path, todo: list[RunSpec]) -> None:
+    """Refuse to start training when the records folder's disk could not hold the results: a run
+    whose record cannot be written is training time lost."""
+    import shutil
+
+    keep = sum(1 for r in todo if r.cam.keep_weights is True or
+               (isinstance(r.cam.keep_weights, list) and r.seed in r.cam.keep_weights))
+    need = MIN_FREE_MB + 45 * keep
+    free = shutil.disk_usage(folder).free / 2**20
+    if free < need:
+        raise MedattnError(f"{folder}: {free:.0f} MB free, and these {len(todo)} runs need about {need} MB for their "
+                           "records and kept weights; free space (or use another --records folder) before training")
+
+
 TMP_MAX_AGE_S = 600  # a record is written in milliseconds and weights in seconds: older temp files are debris
 
 
@@ -241,6 +258,7 @@ def run_suite(suite: Suite, suite_file: str, runs: list[RunSpec], overrides: lis
         for spec in todo:
             dataset_for(spec.dataset, root)
         if todo:
+            check_free_space(folder, todo)
             set_aside_damaged(todo, log)
             c = suite.eval.cost
             _attach_costs(todo, measure_costs(todo, c.repeats, c.warmup, c.throughput, suite.train.threads,

@@ -355,3 +355,18 @@ def test_dry_run_checks_dataset_options_as_run_does(tmp_path, capsys, size):
     s.write_text(SUITE.replace("size: 16}}", f"size: {size}}}}}", 1))
     code, out = run_main(capsys, "run", str(s), "--dry-run")
     assert code == 2 and "datasets.0.options.size" in out and len(out.strip().splitlines()) == 1, out
+
+
+def test_a_full_disk_stops_before_training(records, tmp_path, monkeypatch):
+    import shutil as sh
+
+    from medattn_bench import runner as rn
+
+    suite = tmp_path / "trust.yaml"
+    suite.write_text(SUITE.replace("seeds: [0, 1, 2]", "seeds: [0, 1, 2, 3]"))
+    s = load_suite(suite)
+    folder = records / "trust"
+    monkeypatch.setattr(sh, "disk_usage", lambda p: sh._ntuple_diskusage(10**9, 10**9 - 2**20, 2**20))
+    with pytest.raises(MedattnError, match="1 MB free"):
+        rn.run_suite(s, str(suite), plan(s, records_dir=folder), records_dir=folder, log=lambda m: None)
+    assert not (folder / "phantom_ct" / "se" / "seed3.json").exists()
