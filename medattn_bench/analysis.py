@@ -18,7 +18,7 @@ from .errors import RecordError
 from .results import RunRecord, SuiteInfo, machine_label
 from .stats import (Comparison, PairedRun, Power, RankSummary, Verdict, adjust_pvalues, min_detectable,
                     paired_comparison, random_effects, rank_variants, split_bootstrap, split_delta, split_t, tost_p, verdict)
-from .suite import StatsSpec
+from .suite import SplitsSpec, StatsSpec
 
 TESTS = {"split_t": "mean of per-split ΔAUC with a t interval over splits",
          "random_effects": "random effects (DerSimonian-Laird τ², Hartung-Knapp t)",
@@ -122,6 +122,7 @@ class DatasetAnalysis:
     story: dict[str, Any]
     localisation: dict[str, Localisation] = field(default_factory=dict)
     machines: list[tuple[str, int]] = field(default_factory=list)  # machine and instruction sets -> runs
+    sequential: dict[str, Any] | None = None  # a sequential suite's look: look, looks, splits, max, status, next
 
     @property
     def mixed_machines(self) -> bool:
@@ -398,6 +399,10 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
     info = info or SuiteInfo(name=name, file="(no suite.json)")
     st = StatsSpec.model_validate(info.stats)
     baseline = st.baseline
+    seq = SplitsSpec.model_validate(info.splits) if info.splits else None
+    windows: dict[str, int] = {}
+    if seq is not None:  # a sequential suite is judged on its last complete look only
+        datasets, windows = _sequential_window(datasets, seq)
     rows: list[ComparisonRow] = []
     out_ds: dict[str, DatasetAnalysis] = {}
     aa: list[AAResult] = []
@@ -467,6 +472,8 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
     for r, q in zip(rows, adjust_pvalues([r.p_equiv for r in rows], st.correction)):
         r.p_equiv_adj = float(q)
         r.equivalent = bool(np.isfinite(q) and q < st.alpha)
+    if seq is not None:
+        _sequential_verdicts(out_ds, rows, windows, seq, st)
     # Power at the corrected alpha: Bonferroni, the most stringent Holm step.
     for ds_name, (sd, n_splits) in spread.items():
         out_ds[ds_name].power = min_detectable(sd, n_splits, st.alpha / max(m, 1), st.power)
@@ -483,6 +490,63 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
              for v in order}
     return SuiteAnalysis(name, info, st, baseline, order, out_ds, m, rank_variants(ranked), table, costs,
                          _provenance(all_recs), aa, _claims(info, baseline, out_ds, order, st.margin))
+
+
+def _sequential_window(datasets: dict, seq: SplitsSpec) -> tuple[dict, dict[str, int]]:
+    """Per data set, the splits of its last complete look (every variant has an ok run on each of
+    split seeds 0 .. L-1, L a look size); later splits wait for their look."""
+    out, windows = {}, {}
+    for ds, variants in datasets.items():
+        complete = 0
+        while complete < seq.max and all(any(k[0] == complete and r.ok for k, r in runs.items())
+                                         for runs in variants.values()):
+            complete += 1
+        done = [n for n in seq.looks() if n <= complete]
+        windows[ds] = done[-1] if done else 0
+        out[ds] = {v: {k: r for k, r in runs.items() if k[0] < windows[ds]} for v, runs in variants.items()}
+        out[ds] = {v: runs for v, runs in out[ds].items() if runs} or variants
+    return out, windows
+
+
+def _sequential_verdicts(out_ds: dict[str, DatasetAnalysis], rows: list[ComparisonRow], windows: dict[str, int],
+                         seq: SplitsSpec, st: StatsSpec) -> None:
+    """Verdicts of a sequential suite: at look k a comparison is better / worse when its p is below
+    the look's nominal level from O'Brien-Fleming spending of α/m (Bonferroni over the suite's m
+    comparisons), equivalent when its TOST p is below the one-sided level of 2α/m; the shown
+    adjusted p is p · α / level, so '< α' decides as elsewhere. Then each data set's state."""
+    from .stats import sequential_levels
+
+    looks = seq.looks()
+    m = max(1, sum(r.decisive is not None for r in rows))
+    two = sequential_levels(st.alpha / m, looks)
+    one = tuple(x / 2 for x in sequential_levels(min(2 * st.alpha / m, 0.999), looks))
+    for ds, d in out_ds.items():
+        n = windows.get(ds, 0)
+        k = looks.index(n) if n in looks else -1
+        for r in d.comparisons.values():
+            if r.decisive is None:
+                continue
+            if k < 0:  # before the first look nothing is decided
+                r.p_adj = r.p_equiv_adj = float("nan")
+                r.significant = r.equivalent = False
+                continue
+            r.p_adj = min(1.0, r.decisive.p * st.alpha / two[k]) if two[k] > 0 else 1.0
+            r.p_equiv_adj = min(1.0, r.p_equiv * st.alpha / one[k]) if one[k] > 0 and np.isfinite(r.p_equiv) else 1.0
+            r.significant = bool(r.decisive.p < two[k])
+            r.equivalent = bool(np.isfinite(r.p_equiv) and r.p_equiv < one[k])
+        tested = [r for r in d.comparisons.values() if r.decisive is not None]
+        concluded = bool(tested) and all(r.significant or r.equivalent for r in tested) and k >= 0
+        if k < 0:
+            state, nxt = f"first look at {looks[0]} splits not reached", looks[0]
+        elif concluded:
+            state, nxt = "stopped: every comparison concluded", None
+        elif n >= seq.max:
+            state, nxt = f"stopped: the maximum of {seq.max} splits reached", None
+        else:
+            nxt = looks[k + 1]
+            state = f"continues: next look at {nxt} splits"
+        d.sequential = {"look": k + 1, "looks": len(looks), "splits": n, "max": seq.max, "status": state,
+                        "next": nxt, "level": two[k] if k >= 0 else float("nan")}
 
 
 def claim_status(reported_delta: float, v: Verdict | None, significant: bool, equivalent: bool = False,

@@ -123,6 +123,7 @@ def _suite_infos(records_dir: Path) -> tuple[dict, list[str]]:
         if s.name != name:
             continue
         fresh = info.model_copy(update={"description": s.description.strip(), "stats": s.eval.stats.model_dump(),
+                                        "splits": s.splits.model_dump() if s.splits else None,
                                         "paper_reference": s.paper_reference, "check_against": s.check_against})
         if fresh != info:
             write_suite_info(Path(info.folder), fresh)

@@ -177,6 +177,22 @@ def _power_line(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
             f"{need} splits.")
 
 
+def sequential_line(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
+    q = d.sequential
+    if not q["look"]:
+        return (f"Sequential: {q['status']} (looks at {', '.join(map(str, _looks(a)))} splits; verdicts wait for "
+                "the first).")
+    return (f"Sequential: look {q['look']} of {q['looks']}, on {q['splits']} splits (at most {q['max']}); this "
+            f"look's two-sided level is {q['level']:.2g} (α/{a.n_comparisons} spent over the looks by "
+            f"O'Brien-Fleming; the adjusted p shown is p × α / level); {q['status']}.")
+
+
+def _looks(a: SuiteAnalysis) -> tuple[int, ...]:
+    from .suite import SplitsSpec
+
+    return SplitsSpec.model_validate(a.info.splits).looks()
+
+
 def _story_line(d: DatasetAnalysis) -> str:
     s = d.story
     if not s:
@@ -458,6 +474,8 @@ def render_suite(a: SuiteAnalysis, figures: dict[str, str] | None = None) -> lis
         lines += [_auc_table(d, a), ""]
         if d.comparisons:
             lines += [_verdict_table(d, a), "", _power_line(d, a), ""]
+        if d.sequential:
+            lines += [sequential_line(d, a), ""]
         cam = (figures or {}).get(f"{a.name}/{name}")
         lines += _localisation_table(d, a, cam)
         if cam and not d.localisation:  # real data: no masks to score, the heat maps still shown

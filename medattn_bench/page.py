@@ -124,6 +124,10 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
                         f"{escape(ds)}</h3>")
             body.append(f'<p class="note">Computed on: {escape("; ".join(f"{m} [{n} runs]" for m, n in d.machines))}'
                         + (" — mixed machines: not one arithmetic." if d.mixed_machines else "") + "</p>")
+            if d.sequential:
+                from .leaderboard import sequential_line
+
+                body.append(f'<p class="note">{escape(sequential_line(d, a))}</p>')
             rows = []
             for v in a.order:
                 s = d.variants.get(v)

@@ -100,6 +100,7 @@ class SuiteInfo(_Model):
     paper_reference: dict[str, dict[str, float]] = Field(default_factory=dict)
     check_against: str | None = None
     costs: dict[str, dict[str, Any]] = Field(default_factory=dict)  # variant -> cost re-measured together
+    splits: dict[str, int] | None = None  # a sequential suite's min, max, step
     folder: str | None = Field(None, exclude=True)  # records folder it was read from; never written
 
 

@@ -30,11 +30,13 @@ def plan(suite: Suite, only: dict[str, list[str]] | None = None, records_dir: Pa
     """The run matrix (data set x variant x split seed x initialisation), filtered by ``only``,
     each row with its status."""
     records_dir = Path(records_dir or suite.records_dir())
+    targets = sequential_targets(suite, records_dir) if suite.splits else {}
     runs = []
     for d in suite.datasets:
         protocol = protocol_of(suite, d)
+        seeds = suite.seeds if not suite.splits else list(range(targets[d.name]))
         for a in suite.attention:
-            for seed in suite.seeds:
+            for seed in seeds:
                 if only and not _selected(only, d.name, a, seed):
                     continue
                 for init in range(suite.init_seeds):
@@ -49,6 +51,35 @@ def plan(suite: Suite, only: dict[str, list[str]] | None = None, records_dir: Pa
     return runs
 
 
+def sequential_targets(suite: Suite, records_dir: Path) -> dict[str, int]:
+    """A sequential suite's split seeds per data set: the recorded runs of this protocol are
+    analysed as the board does; a data set whose last complete look concluded every comparison, or
+    reached ``max``, needs no more; otherwise the next look's splits (the first look's before it)."""
+    from .analysis import analyse_suite, group
+    from .results import load_records
+    from .trust import vet
+
+    seq = suite.splits
+    looks = seq.looks()
+    recs, _ = load_records(records_dir) if records_dir.is_dir() else ([], [])
+    recs, _, _ = vet(recs)
+    protocols = {d.name: canonical_hash(protocol_of(suite, d)) for d in suite.datasets}
+    keys = {a.key for a in suite.attention}
+    recs = [r for r in recs if r.suite == suite.name and protocols.get(r.run.dataset) == r.protocol_hash
+            and r.run.variant in keys and r.run.seed < seq.max]
+    info = SuiteInfo(name=suite.name, file="", stats=suite.eval.stats.model_dump(), splits=seq.model_dump())
+    grouped = group(recs).get(suite.name, {})
+    a = analyse_suite(suite.name, dict(grouped), info) if grouped else None
+    out = {}
+    for d in suite.datasets:
+        state = a.datasets[d.name].sequential if a is not None and d.name in a.datasets else None
+        if state is None or state["look"] == 0:
+            out[d.name] = looks[0]
+        else:
+            out[d.name] = state["next"] or state["splits"]
+    return out
+
+
 def write_suite_settings(suite: Suite, suite_file: str, overrides: list[str], records_dir: Path | None = None) -> None:
     """``suite.json``: the suite's description and statistics, read by the leaderboard; cost rows
     re-measured with ``profile --recost`` are kept."""
@@ -59,6 +90,7 @@ def write_suite_settings(suite: Suite, suite_file: str, overrides: list[str], re
     write_suite_info(folder, SuiteInfo(name=suite.name, file=str(suite_file), overrides=list(overrides),
                                        description=suite.description.strip(), stats=suite.eval.stats.model_dump(),
                                        paper_reference=suite.paper_reference, check_against=suite.check_against,
+                                       splits=suite.splits.model_dump() if suite.splits else None,
                                        costs=old.costs if old is not None and Path(old.folder) == folder else {}))
 
 

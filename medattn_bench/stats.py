@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -398,6 +399,41 @@ def split_t(deltas: object, level: float = 0.95, tau: float = float("nan")) -> V
     p = float(2 * sps.t.sf(abs(mean) / se, k - 1)) if se > 0 else (1.0 if mean == 0 else 0.0)
     return Verdict(mean, mean - t * se, mean + t * se, p, se, tau, k - 1, k,
                    "mean of per-split ΔAUC, t over splits", tuple(d.tolist()), level)
+
+
+def obf_spent(alpha: float, t: float) -> float:
+    """Lan-DeMets O'Brien-Fleming-type spending: the two-sided α spent by information fraction t."""
+    return float(2 * (1 - sps.norm.cdf(sps.norm.ppf(1 - alpha / 2) / np.sqrt(t)))) if t > 0 else 0.0
+
+
+@functools.lru_cache(maxsize=256)
+def sequential_levels(alpha: float, looks: tuple[int, ...], paths: int = 200_000) -> tuple[float, ...]:
+    """Nominal two-sided levels for the t test over splits at each look (``looks``: the splits
+    recorded at each, the last the maximum), whose overall two-sided error is ``alpha`` under
+    Lan-DeMets O'Brien-Fleming spending at information fractions S_k / S_max: look k rejects when
+    its p < level k. The t statistics of normal per-split deltas are pivotal, so their joint null
+    distribution over the looks is simulated once on ``paths`` seeded paths (deterministic
+    levels; z boundaries applied to t tests on 4-19 df overshot α by 6 %); each look spends
+    α*(t_k) − α*(t_{k−1}) of all paths among those not yet stopped."""
+    rng = np.random.default_rng(20261128)
+    n = max(looks)
+    x = rng.standard_normal((paths, n)).astype(np.float32)
+    csum, csq = np.cumsum(x, axis=1, dtype=np.float64), np.cumsum(x.astype(np.float64) ** 2, axis=1)
+    alive = np.ones(paths, dtype=bool)
+    levels, spent = [], 0.0
+    for s_k in looks:
+        mean = csum[:, s_k - 1] / s_k
+        var = (csq[:, s_k - 1] - s_k * mean**2) / (s_k - 1)
+        p = 2 * sps.t.sf(np.abs(mean) / np.sqrt(var / s_k), s_k - 1)
+        target = obf_spent(alpha, s_k / n) - spent
+        k = int(round(target * paths))
+        pk = np.sort(p[alive])
+        level = float(pk[k - 1]) if 0 < k <= len(pk) else 0.0
+        stop = alive & (p <= level) if k > 0 else np.zeros(paths, dtype=bool)
+        spent += stop.sum() / paths
+        alive &= ~stop
+        levels.append(level)
+    return tuple(levels)
 
 
 def tost_p(v: Verdict, margin: float) -> float:

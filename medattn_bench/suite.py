@@ -154,6 +154,27 @@ class ExecutorSpec(_Strict):
     array_parallelism: int = Field(16, ge=1, description="slurm: runs of the array at a time")
 
 
+class SplitsSpec(_Strict):
+    """A sequential suite: split seeds 0, 1, ... are added ``step`` at a time from ``min`` to
+    ``max``; after each look a data set stops when every comparison is better, worse or
+    equivalent. Repeated looks spend α (Lan-DeMets O'Brien-Fleming), so the error over all looks
+    stays at α."""
+
+    min: int = Field(5, ge=2, le=1000)
+    max: int = Field(20, ge=2, le=1000)
+    step: int = Field(5, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _order(self) -> SplitsSpec:
+        if self.max < self.min:
+            raise ValueError(f"max ({self.max}) must be >= min ({self.min})")
+        return self
+
+    def looks(self) -> tuple[int, ...]:
+        out = list(range(self.min, self.max + 1, self.step))
+        return tuple(out if out[-1] == self.max else out + [self.max])
+
+
 class OutputSpec(_Strict):
     records: str | None = Field(None, description="records folder; default leaderboard/records/<suite name>")
 
@@ -168,6 +189,8 @@ class Suite(_Strict):
     seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1,
                              description="split seeds (with split.kind kfold: fold s % folds of repeat s // folds)")
     init_seeds: int = Field(1, ge=1, le=1000, description="initialisations trained per split and variant")
+    splits: SplitsSpec | None = Field(None, description="instead of seeds: add split seeds until every comparison "
+                                      "is resolved (sequential looks, α spent over them)")
     train: TrainSpec = Field(default_factory=TrainSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
     output: OutputSpec = Field(default_factory=OutputSpec)
@@ -190,6 +213,10 @@ class Suite(_Strict):
         unknown = sorted(set(self.train.epochs_per_dataset) - set(names))
         if unknown:
             raise ValueError(f"train.epochs_per_dataset names {unknown}, which are not in datasets {names}")
+        if self.splits is not None:
+            if "seeds" in self.model_fields_set:
+                raise ValueError("give seeds (a fixed list) or splits (min, max, step: added until resolved), not both")
+            self.seeds = list(range(self.splits.max))
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds repeat: {self.seeds}")
         if any(s < 0 for s in self.seeds):

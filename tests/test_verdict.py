@@ -228,3 +228,33 @@ def test_committed_power_at_the_printed_mde():
             assert 0.72 - mc <= r["power_at_mde"] <= 0.85 + mc, r
         else:
             assert 0.64 - mc <= r["power_at_mde"] <= 0.85 + mc, r
+
+
+@pytest.mark.parametrize("alpha, looks", [(0.05, (5, 10, 15, 20)), (0.05 / 4, (5, 10, 15, 20)), (0.05, (3, 6))])
+def test_sequential_looks_hold_alpha_over_all_looks(alpha, looks):
+    """A sequential suite looks after each batch of splits and stops a comparison at the first
+    look whose p is below that look's level: under no true difference the chance of ever
+    rejecting stays at α, and under |Δ| = margin the chance of ever claiming equivalence too."""
+    from scipy import stats as sps
+
+    from medattn_bench.stats import sequential_levels
+
+    two = sequential_levels(alpha, looks)
+    one = [x / 2 for x in sequential_levels(2 * alpha, looks)]
+    assert all(a < b for a, b in zip(two[1:], two[2:])) and two[-1] < alpha  # OBF: strict early, near α late
+    rng = np.random.default_rng(8)
+    reps, n = 40000, max(looks)
+    null = rng.normal(0, 1, (reps, n))
+    edge = rng.normal(0.5, 1, (reps, n))  # |Δ| = margin 0.5
+    rej = np.zeros(reps, bool)
+    eq = np.zeros(reps, bool)
+    for s, a2, a1 in zip(looks, two, one):
+        x = null[:, :s]
+        rej |= 2 * sps.t.sf(np.abs(x.mean(1) / (x.std(1, ddof=1) / np.sqrt(s))), s - 1) < a2
+        y = edge[:, :s]
+        se = y.std(1, ddof=1) / np.sqrt(s)
+        p_eq = np.maximum(sps.t.sf((y.mean(1) + 0.5) / se, s - 1), sps.t.cdf((y.mean(1) - 0.5) / se, s - 1))
+        eq |= p_eq < a1
+    mc = 3 * np.sqrt(alpha * (1 - alpha) / reps)
+    assert rej.mean() <= alpha + mc, rej.mean()
+    assert eq.mean() <= alpha + mc, eq.mean()

@@ -1,0 +1,75 @@
+"""A sequential suite: split seeds are planned a look at a time, a data set stops when every
+comparison concluded or at the maximum, and the board says which look it is on."""
+
+import json
+import shutil
+
+import numpy as np
+from typer.testing import CliRunner
+
+from medattn_bench import cli
+from medattn_bench.metrics import calibration
+from medattn_bench.runner import plan, run_suite
+from medattn_bench.stats import delong_ci
+from medattn_bench.suite import load_suite
+
+SUITE = """\
+name: seqtiny
+datasets:
+  - {name: phantom_ct, options: {n_per_class: 20, size: 16}}
+  - {name: phantom_mri, options: {n_per_class: 20, size: 16}}
+attention: [{name: none}, {name: se}]
+splits: {min: 3, max: 6, step: 3}
+train: {epochs: 2, batch_size: 8, image_size: 16, lr: 0.01}
+eval: {stats: {n_resamples: 200}, cost: {throughput: false}, cam: {localisation: false}}
+"""
+
+
+def _seeds(runs, ds):
+    return sorted({r.seed for r in runs if r.dataset.name == ds})
+
+
+def test_sequential_suite_adds_splits_look_by_look(tmp_path):
+    path = tmp_path / "seqtiny.yaml"
+    path.write_text(SUITE)
+    s = load_suite(path)
+    rec = tmp_path / "records" / "seqtiny"
+    first = plan(s, records_dir=rec)
+    assert _seeds(first, "phantom_ct") == [0, 1, 2] == _seeds(first, "phantom_mri")  # the first look
+    run_suite(s, str(path), first, records_dir=rec, log=lambda m: None)
+    # make se clearly better than the baseline on phantom_ct (se ranks every case right, the
+    # baseline none), keeping each record consistent with its own scores
+    for p in (rec / "phantom_ct").glob("*/seed*.json"):
+        d = json.loads(p.read_text())
+        y = np.array(d["test"]["labels"])
+        scores = ((0.1 + 0.8 * y) if d["run"]["variant"] == "se" else np.full(len(y), 0.5)).tolist()
+        ci = delong_ci(y, scores)
+        d["test"]["scores"] = scores
+        d["metrics"].update(auc=ci.auc, auc_ci_delong=ci.to_dict(), **calibration(y, scores))
+        p.write_text(json.dumps(d))
+    second = plan(s, records_dir=rec)
+    assert _seeds(second, "phantom_ct") == [0, 1, 2]  # concluded at the first look: no more splits
+    assert _seeds(second, "phantom_mri") == [0, 1, 2, 3, 4, 5]  # unresolved: the next look
+    assert sum(r.status == "todo" for r in second) == 6
+    counts = run_suite(s, str(path), second, records_dir=rec, log=lambda m: None)
+    assert counts["ok"] == 6
+    assert sum(r.status == "todo" for r in plan(s, records_dir=rec)) == 0  # max reached: done
+    board = tmp_path / "b.md"
+    result = CliRunner().invoke(cli.app, ["leaderboard", str(tmp_path / "records"), "--out", str(board)])
+    assert result.exit_code == 0, result.output
+    text = board.read_text()
+    ct = text.split("### phantom_ct")[1].split("###")[0]
+    mri = text.split("### phantom_mri")[1].split("###")[0]
+    assert "Sequential: look 1 of 2, on 3 splits" in ct and "stopped: every comparison concluded" in ct
+    assert "| better" in ct
+    assert "Sequential: look 2 of 2, on 6 splits" in mri and "stopped: the maximum of 6 splits reached" in mri
+
+
+def test_sequential_and_fixed_seeds_are_exclusive(tmp_path, capsys):
+    from tests.test_cli import run_main
+
+    path = tmp_path / "s.yaml"
+    path.write_text(SUITE.replace("splits: {min: 3, max: 6, step: 3}", "splits: {min: 3, max: 6, step: 3}\nseeds: [0]"))
+    code, out = run_main(capsys, "run", str(path), "--dry-run")
+    assert code == 2 and "give seeds" in out and "not both" in out, out
+    shutil.rmtree(tmp_path / "records", ignore_errors=True)
