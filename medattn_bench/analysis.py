@@ -371,7 +371,11 @@ def _cost_of(records: list[RunRecord], remeasured: dict | None = None) -> dict |
     out = {"static": c["static"], "static_224": c.get("static_224")}
     if remeasured and isinstance(remeasured.get("throughput"), dict):
         tps, out["recost"] = [remeasured["throughput"]], True
-    if tps:
+    if tps:  # one machine's measurements only (the most common), never a median across machines
+        where = Counter((t.get("device_name"), t.get("isa"), t.get("dtype"), t.get("batch_size"), t.get("image_size"))
+                        for t in tps).most_common(1)[0][0]
+        tps = [t for t in tps if (t.get("device_name"), t.get("isa"), t.get("dtype"), t.get("batch_size"),
+                                  t.get("image_size")) == where]
         tp = {**tps[0], "train_img_s": statistics.median(t["train_img_s"] for t in tps),
               "infer_img_s": statistics.median(t["infer_img_s"] for t in tps)}
         for key in ("train_ratio", "infer_ratio"):

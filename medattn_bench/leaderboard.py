@@ -426,7 +426,7 @@ def _summary(a: SuiteAnalysis) -> str:
         text.append(f"Ranks across data sets are descriptive. With {rs.n_datasets} data sets a Wilcoxon signed-rank "
                     f"test cannot reach p < 0.05 (its smallest two-sided p is {2 / 2 ** rs.n_datasets:.3f}); the "
                     f"tests that decide are the seed-level comparisons within each data set, "
-                    f"{a.settings.correction}-adjusted across the suite.")
+                    f"{CORRECTIONS[a.settings.correction]}-adjusted across the suite.")
     return "\n".join(text)
 
 
