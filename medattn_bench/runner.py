@@ -116,7 +116,8 @@ def _selected(only: dict[str, list[str]], dataset: str, a: AttentionSpec, seed: 
 
 def _status(spec: RunSpec) -> str:
     """todo (no record); done / failed (its record, intact); stale (recorded with another config:
-    left alone unless told); newer (a record of a newer schema: left alone); damaged (unreadable, or
+    left alone unless told); newer / old (a record of a newer schema, or of schema 1: left alone);
+    damaged (unreadable, or
     inconsistent with its own contents or place: set aside and redone)."""
     import json
 
@@ -132,7 +133,9 @@ def _status(spec: RunSpec) -> str:
             schema = json.loads(path.read_text()).get("schema")
         except (OSError, ValueError, AttributeError, RecursionError):
             schema = None
-        return "newer" if isinstance(schema, int) and schema > SCHEMA_VERSION else "damaged"
+        if isinstance(schema, int) and schema > SCHEMA_VERSION:
+            return "newer"
+        return "old" if schema == 1 else "damaged"  # schema 1: `records migrate` keeps its results
     if record_problems(rec) or rec.suite != spec.suite:
         return "damaged"
     if rec.config_hash != spec.config_hash:
@@ -155,7 +158,11 @@ def report_left_alone(runs: list[RunSpec], rerun_stale: bool, log: Callable[[str
     if newer:
         log(f"{len(newer)} record(s) have a newer schema than this medattn-bench reads (e.g. {newer[0].path}) and are "
             "left as they are: upgrade medattn-bench")
-    return len(stale) + len(newer)
+    old = [r for r in runs if r.status == "old"]
+    if old:
+        log(f"{len(old)} record(s) have schema 1 (e.g. {old[0].path}) and are left as they are: convert them with "
+            f"medattn-bench records migrate {Path(old[0].path).parents[2]}")
+    return len(stale) + len(newer) + len(old)
 
 
 def set_aside_damaged(runs: list[RunSpec], log: Callable[[str], None]) -> None:

@@ -146,7 +146,7 @@ def test_compare_refuses_unpairable_records(tiny_records, tmp_path):
 
 
 def test_migrate_v1_keeps_metrics_and_plans_as_done(tiny_records, tmp_path):
-    """A schema-1 record (as wave 1 wrote them) migrates to one the planner counts as done."""
+    """A schema-1 record (the first record format) migrates to one the planner counts as done."""
     copy = tmp_path / "records"
     shutil.copytree(tiny_records, copy)
     p = copy / "tiny" / "phantom_mri" / "none" / "seed1.json"
@@ -163,6 +163,9 @@ def test_migrate_v1_keeps_metrics_and_plans_as_done(tiny_records, tmp_path):
     p.write_text(json.dumps(v1))
     with pytest.raises(ValueError, match="records migrate"):
         read_record(p)
+    suite = load_suite(tiny_records.parent / "tiny.yaml")
+    # before migration the planner leaves it alone (never redoes a finished run of an old schema)
+    assert next(s for s in plan(suite, records_dir=copy / "tiny") if s.path == str(p)).status == "old"
     result = runner.invoke(cli.app, ["records", "migrate", str(copy)])
     assert result.exit_code == 0 and "migrated 1 record(s)" in result.output, result.output
     rec = read_record(p)
