@@ -343,8 +343,8 @@ def records_migrate(records_dir: Annotated[Path, typer.Argument(help="Folder of 
     for path in record_files(records_dir):
         try:
             raw = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            typer.echo(f"warning: {path}: skipped: unreadable ({exc})", err=True)
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            typer.echo(f"warning: {path}: skipped: unreadable ({exc.__class__.__name__})", err=True)
             skipped += 1
             continue
         if not isinstance(raw, dict) or raw.get("schema") != 1:

@@ -237,6 +237,15 @@ def test_deeply_nested_record_is_named_not_fatal(records, tmp_path):
     result = runner.invoke(cli.app, ["leaderboard", str(records), "--out", str(tmp_path / "b.md")])
     assert result.exit_code == 0, result.output
     assert "seed9.json: skipped: unreadable (JSON nested too deeply" in (tmp_path / "b.md").read_text()
+    for args in (["compare", str(records / "trust"), "--a", "se"], ["records", "migrate", str(records)]):
+        out = runner.invoke(cli.app, args)
+        assert out.exit_code == 0 and "seed9.json" in out.output and "Traceback" not in out.output, out.output
+    suite = tmp_path / "trust.yaml"
+    suite.write_text(SUITE.replace("seeds: [0, 1, 2]", "seeds: [0, 1, 2, 9]"))
+    for args in (["run", str(suite), "--records", str(records / "trust"), "--dry-run"],
+                 ["status", str(suite), "--records", str(records / "trust")]):
+        out = runner.invoke(cli.app, args)
+        assert out.exit_code == 0 and "damaged" in out.output, out.output
 
 
 @pytest.fixture
