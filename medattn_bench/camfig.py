@@ -21,6 +21,11 @@ def pick_images(ids: list[str], labels: np.ndarray, test_idx: np.ndarray, n: int
     return pos + neg
 
 
+def _short(name: str, width: int = 22) -> str:
+    """A file name that fits a panel's title: its tail, where the name says most."""
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
 def cam_figure_for(runs: list[RunSpec], data_root: str | None, n: int, method: str, out: Path,
                    suite_name: str, layer: str = "layer4") -> tuple[list[Path], float]:
     """Grad-CAM figure of ``runs`` (one per variant, same data set and split); returns the files
@@ -40,7 +45,7 @@ def cam_figure_for(runs: list[RunSpec], data_root: str | None, n: int, method: s
     size = first.train.image_size
     images = prepare_images(data.images, size)
     chosen = pick_images(data.ids, data.labels, test_idx, n)
-    titles = [f"{data.classes[data.labels[i]]}\n{data.ids[i].split('/')[-1]}" for i in chosen]
+    titles = [f"{data.classes[data.labels[i]]}\n{_short(data.ids[i].split('/')[-1])}" for i in chosen]
     shown = images[torch.as_tensor(chosen)].permute(0, 2, 3, 1).numpy()
     shown = shown[..., 0] if data.images.shape[1] == 1 else shown
     rows, worst = [], 0.0
