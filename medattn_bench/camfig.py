@@ -27,7 +27,7 @@ def _short(name: str, width: int = 22) -> str:
 
 
 def cam_figure_for(runs: list[RunSpec], data_root: str | None, n: int, method: str, out: Path,
-                   suite_name: str, layer: str = "layer4") -> tuple[list[Path], float]:
+                   suite_name: str, layer: str = "layer4", note: str = "") -> tuple[list[Path], float]:
     """Grad-CAM figure of ``runs`` (one per variant, same data set and split); returns the files
     and the largest difference between a reloaded model's score and its record's (a check that
     the figure shows the model the record scores)."""
@@ -73,7 +73,7 @@ def cam_figure_for(runs: list[RunSpec], data_root: str | None, n: int, method: s
         prob_true = np.where(data.labels[chosen] == 1, rec_p1, 1 - rec_p1)
         rows.append((spec.attention.key, list(zip(shown, maps, prob_true.tolist()))))
     title = (f"{suite_name}, {first.dataset.name}, split seed {first.seed}: {method} on {layer}; "
-             "number = P(true class) from the run record")
+             "number = P(true class) from the run record" + (f"\n{note}" if note else ""))
     files = cam_figure(rows, titles, out / f"{suite_name}-{first.dataset.name}-cam", title)
     return files, worst
 

@@ -258,6 +258,7 @@ def cam(
     records: Annotated[Optional[Path], typer.Option("--records", help="Records folder (default: the suite's).")] = None,
     data_root: DataRootOpt = None,
     plugin: PluginOpt = None,
+    note: Annotated[str, typer.Option("--note", help="A line added under the figure's title (e.g. where its weights came from).")] = "",
 ) -> None:
     """The study's Grad-CAM figure: rows are variants, columns test images, P(true class) printed."""
     from .camfig import cam_figure_for, select_runs
@@ -269,7 +270,7 @@ def cam(
     _plugins(plugin)
     s = load_suite(suite, set_ or [])
     runs = select_runs(plan(s, records_dir=records), dataset, seed)
-    files, worst = cam_figure_for(runs, data_root or s.data_root, n, method, out, s.name, s.eval.cam.layer)
+    files, worst = cam_figure_for(runs, data_root or s.data_root, n, method, out, s.name, s.eval.cam.layer, note)
     typer.echo(f"wrote {', '.join(str(f) for f in files)}; reloaded weights reproduce the recorded scores "
                f"(largest difference {worst:.2g})")
 

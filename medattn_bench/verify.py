@@ -1,8 +1,9 @@
 """``medattn-bench verify RECORD...``: re-train the run a record describes, from its own stored
-config, on this machine, and set the new test scores beside the stored ones. On the same
-instruction set fp32 training is deterministic, so the scores must match bit for bit; across
-instruction sets the models differ, and the AUC difference is shown beside the between-split
-spread of the same variant (the noise any single run carries anyway)."""
+config, on this machine, and set the new test scores beside the stored ones. On the same CPU model
+and instruction sets fp32 training is deterministic, so the scores must match bit for bit; on
+another CPU model or instruction set the models differ (even two AVX-512 CPUs: a Zen 4 and an AMX
+Xeon trained different full-MRI models from one config), and the AUC difference is shown beside
+the between-split spread of the same variant (the noise any single run carries anyway)."""
 
 from __future__ import annotations
 
@@ -45,14 +46,15 @@ class Verification:
         spread = (f"; this variant's AUC varies by {100 * self.split_sd:.2f} points (sd) between split seeds"
                   if np.isfinite(self.split_sd) else "")
         if self.same_isa:
-            return (head + f": DIFFERENT scores on the same instruction set ({self.here_isa}): ΔAUC {delta:+.2f} points, "
+            return (head + f": DIFFERENT scores on the same CPU and instruction sets ({self.here_isa}): ΔAUC {delta:+.2f} points, "
                     f"largest score difference {self.max_score_diff:.3g}; the record does not come from the code and "
                     "config it names, or the machine is not deterministic" + spread)
-        if self.stored_isa.endswith("not recorded"):
+        if self.stored_isa.endswith("not recorded"):  # before records named their instruction sets
             return (head + f": ΔAUC {delta:+.2f} points (the record does not name its instruction sets; re-trained "
                     f"with {self.here_isa}: on another instruction set different models are expected)" + spread)
-        return (head + f": ΔAUC {delta:+.2f} points (recorded with {self.stored_isa}, re-trained with {self.here_isa}: "
-                "different fp32 arithmetic, so different models are expected)" + spread)
+        return (head + f": ΔAUC {delta:+.2f} points (recorded on {self.stored_isa}, re-trained on {self.here_isa}: "
+                "another CPU model or instruction set computes fp32 differently, so different models are expected)"
+                + spread)
 
 
 def spec_from_record(rec: RunRecord, path: Path):
@@ -102,8 +104,12 @@ def verify_record(path: Path, data_root: str | None = None) -> Verification:
     if new.test.ids != rec.test.ids:
         raise RecordError(f"{path}: re-training here tested other cases (the data differ: content hash "
                           f"{new.data.get('content_hash')} here, {rec.data.get('content_hash')} in the record)")
-    stored_isa = isa_label(rec.env.get("machine", {}).get("isa"))
-    here_isa = isa_label(instruction_sets())
+    # the same arithmetic needs the same CPU model as well as the same instruction sets: the full-MRI
+    # split-0 models re-trained on an AMX Xeon with AVX-512 kernels differed from a Zen 4's
+    from .engine.device import cpu_name
+
+    stored_isa = f"{rec.env.get('machine', {}).get('cpu')}: {isa_label(rec.env.get('machine', {}).get('isa'))}"
+    here_isa = f"{cpu_name()}: {isa_label(instruction_sets())}"
     diff = float(np.max(np.abs(np.asarray(new.test.scores) - np.asarray(rec.test.scores))))
     return Verification(str(path), rec.metrics.auc, new.metrics.auc, diff,
                         stored_isa == here_isa and not stored_isa.endswith("not recorded"), stored_isa, here_isa, _split_sd(rec))

@@ -309,7 +309,7 @@ def test_verify_retrains_a_record_identically_and_catches_a_doctored_one(records
     target.write_text(json.dumps(data))
     assert _unused(records) == {}
     code, out = run_main(capsys, "verify", str(target))
-    assert code == 1 and "DIFFERENT scores on the same instruction set" in out, out
+    assert code == 1 and "DIFFERENT scores on the same CPU and instruction sets" in out, out
 
 
 def test_more_bad_input_is_one_line(tmp_path, capsys):
