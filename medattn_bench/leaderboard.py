@@ -479,7 +479,7 @@ def render_suite(a: SuiteAnalysis, figures: dict[str, str] | None = None) -> lis
         cam = (figures or {}).get(f"{a.name}/{name}")
         lines += _localisation_table(d, a, cam)
         if cam and not d.localisation:  # real data: no masks to score, the heat maps still shown
-            lines += [f"Grad-CAM figure (split seed 0, weights kept for it): [{cam}]({cam})", ""]
+            lines += [f"Grad-CAM figure of split seed 0 (its title says where the weights came from): [{cam}]({cam})", ""]
     lines += _aa_section(a)
     lines += ["### Across data sets", "", _summary(a), ""]
     return lines
