@@ -135,7 +135,6 @@ def test_board_shows_ratios_and_marks_a_contended_and_a_foreign_measurement(cost
 def test_recost_remeasures_every_row_together(cost_records, tmp_path, capsys):
     import shutil
 
-    from medattn_bench import cli
     from tests.test_cli import run_main
 
     recs = tmp_path / "records"
@@ -151,4 +150,3 @@ def test_recost_remeasures_every_row_together(cost_records, tmp_path, capsys):
     assert costs["none"]["throughput"]["train_ratio"] == 1.0
     rows = _cost_rows(_board(recs))
     assert f"{costs['se']['throughput']['train_ratio']:.2f}×" in rows["se"]
-    assert cli  # the module the command lives in
