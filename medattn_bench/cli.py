@@ -31,7 +31,8 @@ def _fail(msg: str) -> None:
 def _plugins(modules: list[str] | None) -> None:
     from .plugins import discover_entry_points, load_plugins
 
-    discover_entry_points()
+    for line in discover_entry_points():
+        typer.echo(f"warning: {line}", err=True)
     load_plugins(modules or [])
 
 

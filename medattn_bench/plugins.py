@@ -52,15 +52,24 @@ def load_plugins(modules: list[str] | tuple[str, ...], source: str = "--plugin")
         _loaded[mod] = origin
 
 
-def discover_entry_points() -> None:
-    """Load every installed ``medattn_bench.attention`` entry point (once per process)."""
+def discover_entry_points() -> list[str]:
+    """Load every installed ``medattn_bench.attention`` entry point (once per process).
+
+    An installed plugin that no longer imports (its source moved, a dependency went missing) must
+    not stop commands that never use it: its failure is kept, returned as one line for a warning,
+    and becomes the error only when a block name nothing else provides is asked for
+    (``ATTENTION.unknown_message`` adds it). Returns the failures (empty after the first call).
+    """
     global _entry_points_done
     if _entry_points_done:
-        return
+        return []
     _entry_points_done = True
     eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
     if eps:
         _builtins_first()
+    from .attention import ATTENTION
+
+    failures = []
     for ep in eps:
         dist = ep.dist
         origin = f"{dist.name} {dist.version}" if dist is not None else f"entry point {ep.value}"
@@ -72,9 +81,14 @@ def discover_entry_points() -> None:
         except MedattnError:
             raise
         except Exception as exc:
-            raise PluginError(f"entry point {ep.name} = {ep.value} ({origin}) failed to load: {type(exc).__name__}: {exc}") from None
+            line = (f"entry point {ep.name} = {ep.value} ({origin}) failed to load: {type(exc).__name__}: "
+                    f"{exc}; reinstall or uninstall {dist.name if dist is not None else 'it'}")
+            ATTENTION.unavailable[ep.name] = line
+            failures.append(line)
+            continue
         _loaded[ep.value] = origin
         del obj  # loading the module registered its blocks
+    return failures
 
 
 @lru_cache(maxsize=1)

@@ -47,6 +47,9 @@ class Registry(Generic[T]):
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, Entry[T]] = {}
+        # plugins that were found but failed to load: label -> one line saying why. Named in the
+        # message for an unknown name, since the missing name may be one of theirs.
+        self.unavailable: dict[str, str] = {}
 
     def register(self, name: str, **meta: Any) -> Callable[[T], T]:
         if not _NAME.match(name):
@@ -83,7 +86,11 @@ class Registry(Generic[T]):
         names = sorted(self._entries)
         close = difflib.get_close_matches(str(name), names, n=3)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        return f"unknown {self.kind} {name!r}.{hint} Available: {', '.join(names)}"
+        msg = f"unknown {self.kind} {name!r}.{hint} Available: {', '.join(names)}"
+        if self.unavailable:
+            why = self.unavailable.get(str(name)) or "; ".join(self.unavailable.values())
+            msg += f". Not available because a plugin failed: {why}"
+        return msg
 
     def names(self, pattern: str = "*") -> list[str]:
         return sorted(n for n in self._entries if fnmatch.fnmatchcase(n, pattern))

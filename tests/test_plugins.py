@@ -173,3 +173,43 @@ def test_built_in_blocks_stay_built_in_when_a_plugin_loads_first():
     assert out.returncode == 0, out.stderr
     se, scse = (s.strip() for s in out.stdout.strip().split("|"))
     assert se == "built-in" and scse.startswith("medattn-scse"), out.stdout
+
+
+def _stale_install(tmp_path):
+    """A distribution whose entry point names a module that is gone: what an editable install
+    leaves behind when its source folder is moved or deleted."""
+    dist = tmp_path / "site" / "medattn_stale-0.1.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: medattn-stale\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[medattn_bench.attention]\nstale = medattn_stale_gone.blocks\n")
+    return tmp_path / "site"
+
+
+def test_a_stale_installed_plugin_warns_and_fails_only_where_its_block_is_named(tmp_path):
+    """An installed plugin that no longer imports must not stop suites that never use it; a suite
+    that names its block gets one line naming the entry point and why it failed."""
+    import os
+    import subprocess
+
+    site = _stale_install(tmp_path)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
+    base = textwrap.dedent("""\
+        name: tiny
+        datasets: [{name: phantom_mri, options: {n_per_class: 16, size: 16}}]
+        attention: [{name: none}, {name: %s}]
+        seeds: [0]
+        train: {epochs: 2, batch_size: 8, image_size: 16, lr: 0.01}
+        eval: {stats: {n_resamples: 200}, cost: {throughput: false}}
+        """)
+    fine, named = tmp_path / "fine.yaml", tmp_path / "named.yaml"
+    fine.write_text(base % "se")
+    named.write_text(base % "stale")
+    cmd = [sys.executable, "-m", "medattn_bench", "run", "--no-progress", "--records", str(tmp_path / "rec")]
+    ok = subprocess.run(cmd[:4] + [str(fine)] + cmd[4:], capture_output=True, text=True, env=env, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert "warning: entry point stale = medattn_stale_gone.blocks (medattn-stale 0.1) failed to load" in ok.stderr
+    bad = subprocess.run(cmd[:4] + [str(named)] + cmd[4:], capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr, bad.stderr
+    err = [line for line in bad.stderr.splitlines() if line.startswith("error:")]
+    assert len(err) == 1 and "attention.1.name" in err[0] and "'stale'" in err[0], bad.stderr
+    assert "ModuleNotFoundError" in err[0] and "reinstall or uninstall medattn-stale" in err[0], err
