@@ -92,6 +92,15 @@ class AAResult:
     decisive_all: float = float("nan")
     case_delong_all: float = float("nan")  # the case-only test's analytic twin (pooled paired DeLong)
     n_subsets_all: int = 0  # how many there are; at most MAX_AA_SUBSETS of them (seeded) are tested
+    # The sequential rule (eval.stats.aa_looks), on disjoint blocks of the last look's size: how
+    # many blocks ended in a false rejection at some look, how many stopped as equivalent, with the
+    # rejection rate's 95 % CI and the mean number of splits a block used before it stopped.
+    looks: tuple[int, ...] = ()
+    seq_blocks: int = 0
+    seq_hits: int = 0
+    seq_equivalent: int = 0
+    seq_ci: tuple[float, float] = (float("nan"), float("nan"))
+    seq_mean_splits: float = float("nan")
 
 
 @dataclass
@@ -318,10 +327,11 @@ def _aa_result(ds: str, v: str, runs: list[PairedRun], st: StatsSpec) -> AAResul
         dec += d.p < st.alpha
         case += paired_comparison(b, st.n_resamples, st.ci_level, "percentile", st.seed).p_bootstrap < st.alpha
 
-    def ci(k: int) -> tuple[float, float]:
-        if not blocks:
+    def ci(k: int, n: int | None = None) -> tuple[float, float]:
+        n = len(blocks) if n is None else n
+        if not n:
             return float("nan"), float("nan")
-        r = sps.binomtest(k, len(blocks)).proportion_ci(0.95, method="exact")
+        r = sps.binomtest(k, n).proportion_ci(0.95, method="exact")
         return float(r.low), float(r.high)
 
     parts = [split_delta(r) for r in runs]
@@ -341,9 +351,44 @@ def _aa_result(ds: str, v: str, runs: list[PairedRun], st: StatsSpec) -> AAResul
         z = deltas[sel].mean() / (np.sqrt(variances[sel].sum()) / block)
         case_all += 2 * sps.norm.sf(abs(z)) < st.alpha
     n_sub = max(len(subsets), 1)
-    return AAResult(ds, v, len(runs), block, len(blocks), dec, case, ci(dec), ci(case),
-                    float(np.std(deltas, ddof=1)) if len(deltas) > 1 else float("nan"), len(subsets),
-                    dec_all / n_sub, case_all / n_sub, n_all)
+    out = AAResult(ds, v, len(runs), block, len(blocks), dec, case, ci(dec), ci(case),
+                   float(np.std(deltas, ddof=1)) if len(deltas) > 1 else float("nan"), len(subsets),
+                   dec_all / n_sub, case_all / n_sub, n_all)
+    if st.aa_looks:
+        looks = tuple(st.aa_looks)
+        seq = [runs[i : i + looks[-1]] for i in range(0, len(runs) - looks[-1] + 1, looks[-1])]
+        hits, equiv, used = _aa_sequential(seq, looks, st)
+        out.looks, out.seq_blocks, out.seq_hits, out.seq_equivalent = looks, len(seq), hits, equiv
+        out.seq_ci = ci(hits, len(seq))
+        out.seq_mean_splits = float(np.mean(used)) if used else float("nan")
+    return out
+
+
+def _aa_sequential(blocks: list[list[PairedRun]], looks: tuple[int, ...], st: StatsSpec) -> tuple[int, int, list[int]]:
+    """Each block one sequential suite with a single comparison, judged exactly as
+    ``_sequential_verdicts`` judges a suite (m = 1): at look k, a false positive when the decisive
+    p is below the look's O'Brien-Fleming level, a stop when the TOST p is below the one-sided
+    level, else the next look. Returns (false positives, stops as equivalent, splits used)."""
+    from .stats import sequential_levels
+
+    two = sequential_levels(st.alpha, looks)
+    one = tuple(x / 2 for x in sequential_levels(min(2 * st.alpha, 0.999), looks))
+    hits = equiv = 0
+    used = []
+    for b in blocks:
+        for k, n in enumerate(looks):
+            d, _ = _tests(b[:n], st)
+            if d is None:
+                continue
+            if d.p < two[k]:
+                hits += 1
+                break
+            pe = tost_p(d, st.margin / 100)
+            if np.isfinite(pe) and pe < one[k]:
+                equiv += 1
+                break
+        used.append(n)
+    return hits, equiv, used
 
 
 CONTENDED_SPREAD = 0.15  # rounds whose variant/baseline ratios span more than ±15 %: a busy machine

@@ -350,6 +350,25 @@ def _aa_section(a: SuiteAnalysis) -> list[str]:
                             "False-positive rate, case-only bootstrap",
                             f"Rate over every {st.aa_block} of the splits (overlapping, descriptive): decisive / case-only DeLong",
                             "sd of per-split ΔAUC (points)"],
+                     tablefmt="github", disable_numparse=True), ""] + _aa_sequential_lines(a)
+
+
+def _aa_sequential_lines(a: SuiteAnalysis) -> list[str]:
+    seq = [r for r in a.aa if r.looks and r.seq_blocks]
+    if not seq:
+        return []
+    st = a.settings
+    looks = ", ".join(map(str, seq[0].looks))
+    rows = [[r.dataset, r.variant, f"{r.seq_blocks} × {r.looks[-1]} splits",
+             f"{r.seq_hits}/{r.seq_blocks} = {r.seq_hits / r.seq_blocks:.2f} [{r.seq_ci[0]:.2f}, {r.seq_ci[1]:.2f}]",
+             f"{r.seq_equivalent}/{r.seq_blocks}", f"{r.seq_mean_splits:.1f}"] for r in seq]
+    return [f"**Over all looks of a sequential suite** (looks at {looks} splits): the splits cut into disjoint "
+            f"blocks of {seq[0].looks[-1]}, each judged as a sequential suite judges a data set with one comparison: "
+            f"at each look the decisive test against the look's level (α = {st.alpha} spent by O'Brien-Fleming), "
+            f"a stop when equivalence within ±{st.margin:g} points is shown, else the next look. A rejection at any "
+            "look is a false positive.", "",
+            tabulate(rows, ["Data set", "Copy", "Blocks", "False-positive rate over all looks (95 % CI)",
+                            f"Stopped as equivalent (±{st.margin:g})", "Mean splits used"],
                      tablefmt="github", disable_numparse=True), ""]
 
 

@@ -109,7 +109,19 @@ class StatsSpec(_Strict):
     correction: Literal["holm", "bonferroni", "bh", "none"] = "holm"
     aa_block: int = Field(3, ge=2, description="splits per simulated suite when an A/A pair's false-positive rate "
                           "is measured")
+    aa_looks: list[int] = Field(default_factory=list, description="also measure an A/A pair's false-positive rate "
+                                "under a sequential suite's rule with looks at these split counts (e.g. [3, 6, 9], "
+                                "as `splits: {min: 3, max: 9, step: 3}` gives): disjoint blocks of the last look's "
+                                "size, each one simulated sequential suite")
     seed: int = 0
+
+
+    @field_validator("aa_looks")
+    @classmethod
+    def _looks_increase(cls, v: list[int]) -> list[int]:
+        if v and (v[0] < 2 or any(b <= a for a, b in zip(v, v[1:]))):
+            raise ValueError(f"{v}: split counts must increase, the first at least 2 (e.g. [3, 6, 9])")
+        return v
 
 
 class CostSpec(_Strict):

@@ -24,7 +24,7 @@ datasets:
 attention: [{name: none}, {name: se}, {name: gc}, {name: none, label: none_b, init_offset: 1}]
 seeds: [0, 1, 2]
 train: {epochs: 1, batch_size: 8, image_size: 16, lr: 0.01}
-eval: {stats: {n_resamples: 300, aa_block: 2}, cost: {throughput: true, repeats: 1, warmup: 0}}
+eval: {stats: {n_resamples: 300, aa_block: 2, aa_looks: [2, 3]}, cost: {throughput: true, repeats: 1, warmup: 0}}
 """
 
 
@@ -77,6 +77,10 @@ def test_aa_copy_is_a_check_not_a_row(tiny_records):
     aa = text.split("### A/A check")[1].split("### Across")[0]
     assert re.search(r"\| phantom_ct +\| none_b +\| 3 +\| 1 × 2 splits", aa)
     assert "| none_b" not in text.split("### A/A check")[0]  # no leaderboard row, no rank
+    seq = aa.split("**Over all looks of a sequential suite** (looks at 2, 3 splits)")[1]
+    row = re.search(r"\| phantom_ct +\| none_b +\| 1 × 3 splits +\| ([01])/1 = [01].00 \[0.00, (0.97|1.00)\] +\| ([01])/1 +\| ([23]).0", seq)
+    assert row and int(row[1]) + int(row[3]) <= 1, seq  # a block stops once: rejected, equivalent, or neither
+    assert row[4] == "3" or row[1] == "1" or row[3] == "1", seq  # stopped early only when it concluded
 
 
 def test_suite_settings_reach_the_board_without_retraining(tiny_records, tmp_path):

@@ -258,3 +258,27 @@ def test_sequential_looks_hold_alpha_over_all_looks(alpha, looks):
     mc = 3 * np.sqrt(alpha * (1 - alpha) / reps)
     assert rej.mean() <= alpha + mc, rej.mean()
     assert eq.mean() <= alpha + mc, eq.mean()
+
+
+def test_aa_check_judges_blocks_as_a_sequential_suite_judges_a_data_set():
+    """The A/A section's sequential rate: disjoint blocks of the last look's size, each stopped at
+    its first rejection or shown equivalence. Under no difference (with training noise) the rate
+    stays at α; a copy that is truly 3 points better is 'rejected' in nearly every block, and a
+    wide margin stops null blocks as equivalent before the last look."""
+    from medattn_bench.analysis import _aa_sequential
+    from medattn_bench.suite import StatsSpec
+
+    rng = np.random.default_rng(21)
+    looks = (3, 6, 9)
+    st = StatsSpec(aa_looks=list(looks), margin=1.0)
+    null = [[_split(rng, 100, 0.02) for _ in range(9)] for _ in range(REPS // 2)]
+    hits, equiv, used = _aa_sequential(null, looks, st)
+    n = len(null)
+    assert hits / n <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / n), hits / n
+    assert len(used) == n and set(used) <= set(looks)
+    real = [[_split(rng, 100, 0.005, delta_mu=0.6) for _ in range(9)] for _ in range(40)]
+    hits_r, _, used_r = _aa_sequential(real, looks, st)
+    assert hits_r >= 36 and np.mean(used_r) < 9, (hits_r, used_r)
+    wide = StatsSpec(aa_looks=list(looks), margin=30.0)
+    hits_w, equiv_w, used_w = _aa_sequential(null[:40], looks, wide)
+    assert equiv_w >= 36 and max(used_w) <= 6 and hits_w <= 4, (equiv_w, used_w)
