@@ -439,6 +439,7 @@ def _provenance(records: list[RunRecord]) -> dict[str, Any]:
     dates = sorted(r.time.finished[:10] for r in records)
     return {"machines": machines.most_common(), "dates": (dates[0], dates[-1]),
             "commits": sorted({(r.env.get("git", {}).get("commit") or "unknown")[:10] for r in records}),
+            "split_kinds": sorted({str((r.config.get("split") or {}).get("kind", "stratified")) for r in records}),
             "n_runs": len(records), "n_failed": sum(not r.ok for r in records),
             "cpu_hours": sum(r.time.wall_s for r in records) / 3600}
 

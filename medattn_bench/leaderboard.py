@@ -464,7 +464,23 @@ def _statistics_prose(a: SuiteAnalysis) -> str:
             f"unadjusted. The {other} is shown as a second opinion (unadjusted p). The case-only bootstrap "
             f"({st.n_resamples} stratified resamples, {st.ci_method} CI, seed {st.seed}) is conditional on these "
             "trained models: it says whether these models differ, not whether the recipes do. ECE: 15 equal-width "
-            "bins, top-label confidence.")
+            "bins, top-label confidence." + _overlap_prose(a))
+
+
+def _overlap_prose(a: SuiteAnalysis) -> str:
+    kinds = a.provenance.get("split_kinds") or []
+    if "stratified" in kinds:
+        return (" Each split seed draws its test set afresh from the same data set, so test sets share about "
+                "a fifth of their cases: the verdicts' α is about this data set. As a claim about new patients "
+                "from the same source they reject a true null more often than α wherever the two recipes disagree "
+                "about particular cases (benchmarks/sim_overlap.py); `split.kind: kfold` (disjoint test sets) holds "
+                "α for both readings.")
+    if "official" in kinds:
+        return (" Every seed scores the data set's official test set: the verdicts' α is about those test images "
+                "(the seeds vary training only), not about new patients.")
+    if kinds == ["kfold"]:
+        return " Test sets are disjoint folds, so α also holds for new patients from the same source."
+    return ""
 
 
 def render_suite(a: SuiteAnalysis, figures: dict[str, str] | None = None) -> list[str]:

@@ -278,3 +278,18 @@ def test_claims_follow_the_board_order_whatever_the_reference_order(tiny_records
         info_path.write_text(json.dumps(info))
         texts.append(_render(copy))
     assert texts[0] == texts[1]
+
+
+def test_board_says_what_the_verdicts_alpha_refers_to(tiny_records):
+    """Stratified split seeds share test cases: the board says the verdicts are about this data set;
+    disjoint folds and an official test set are described for what they are."""
+    from types import SimpleNamespace
+
+    from medattn_bench.leaderboard import _overlap_prose
+
+    assert "the verdicts' α is about this data set" in _render(tiny_records)
+    kfold = _overlap_prose(SimpleNamespace(provenance={"split_kinds": ["kfold"]}))
+    official = _overlap_prose(SimpleNamespace(provenance={"split_kinds": ["official"]}))
+    mixed = _overlap_prose(SimpleNamespace(provenance={"split_kinds": ["kfold", "stratified"]}))
+    assert "disjoint folds" in kfold and "new patients" in kfold and "official test set" in official
+    assert "this data set" in mixed and "disjoint folds" not in mixed
