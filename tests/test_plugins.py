@@ -186,30 +186,30 @@ def _stale_install(tmp_path):
 
 
 def test_a_stale_installed_plugin_warns_and_fails_only_where_its_block_is_named(tmp_path):
-    """An installed plugin that no longer imports must not stop suites that never use it; a suite
-    that names its block gets one line naming the entry point and why it failed."""
+    """An installed plugin that no longer imports must not stop commands that never use it (every
+    command that loads plugins goes through the same discovery as `run`); a suite that names its
+    block gets one line naming the entry point and why it failed, before anything trains."""
     import os
     import subprocess
 
     site = _stale_install(tmp_path)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])}
-    base = textwrap.dedent("""\
+    named = tmp_path / "named.yaml"
+    named.write_text(textwrap.dedent("""\
         name: tiny
         datasets: [{name: phantom_mri, options: {n_per_class: 16, size: 16}}]
-        attention: [{name: none}, {name: %s}]
+        attention: [{name: none}, {name: stale}]
         seeds: [0]
-        train: {epochs: 2, batch_size: 8, image_size: 16, lr: 0.01}
-        eval: {stats: {n_resamples: 200}, cost: {throughput: false}}
-        """)
-    fine, named = tmp_path / "fine.yaml", tmp_path / "named.yaml"
-    fine.write_text(base % "se")
-    named.write_text(base % "stale")
-    cmd = [sys.executable, "-m", "medattn_bench", "run", "--no-progress", "--records", str(tmp_path / "rec")]
-    ok = subprocess.run(cmd[:4] + [str(fine)] + cmd[4:], capture_output=True, text=True, env=env, timeout=120)
+        """))
+    cli_ = [sys.executable, "-m", "medattn_bench"]
+    ok = subprocess.run(cli_ + ["list", "attention", "--params"], capture_output=True, text=True, env=env, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert "warning: entry point stale = medattn_stale_gone.blocks (medattn-stale 0.1) failed to load" in ok.stderr
-    bad = subprocess.run(cmd[:4] + [str(named)] + cmd[4:], capture_output=True, text=True, env=env, timeout=120)
+    assert any(line.startswith("se ") for line in ok.stdout.splitlines()), ok.stdout  # the others are listed
+    bad = subprocess.run(cli_ + ["run", str(named), "--no-progress", "--records", str(tmp_path / "rec")],
+                         capture_output=True, text=True, env=env, timeout=120)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr, bad.stderr
     err = [line for line in bad.stderr.splitlines() if line.startswith("error:")]
     assert len(err) == 1 and "attention.1.name" in err[0] and "'stale'" in err[0], bad.stderr
     assert "ModuleNotFoundError" in err[0] and "reinstall or uninstall medattn-stale" in err[0], err
+    assert not (tmp_path / "rec").exists() or not any((tmp_path / "rec").rglob("*.json"))  # nothing trained

@@ -271,7 +271,7 @@ def test_aa_check_judges_blocks_as_a_sequential_suite_judges_a_data_set():
     rng = np.random.default_rng(21)
     looks = (3, 6, 9)
     st = StatsSpec(aa_looks=list(looks), margin=1.0)
-    null = [[_split(rng, 100, 0.02) for _ in range(9)] for _ in range(REPS // 2)]
+    null = [[_split(rng, 100, 0.02) for _ in range(9)] for _ in range(240)]
     hits, equiv, used = _aa_sequential(null, looks, st)
     n = len(null)
     assert hits / n <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / n), hits / n
