@@ -6,6 +6,8 @@ point completes only what is missing."""
 from __future__ import annotations
 
 import fnmatch
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -300,14 +302,30 @@ def run_suite(suite: Suite, suite_file: str, runs: list[RunSpec], overrides: lis
             check_free_space(folder, todo)
             set_aside_damaged(todo, log)
             c = suite.eval.cost
+            t_cost = time.perf_counter()
             _attach_costs(todo, measure_costs(todo, c.repeats, c.warmup, c.throughput, suite.train.threads,
                                               baseline_spec(suite)))
-            log(f"{len(todo)} run(s) to do, {len(runs) - len(todo)} already recorded")
+            t_cost = time.perf_counter() - t_cost
+            since = seconds_since_process_start()
+            log(f"{len(todo)} run(s) to do, {len(runs) - len(todo)} already recorded; the first starts "
+                + (f"{since:.1f} s after the command" if since is not None else "now")
+                + f" (cost of {len({s.attention.key for s in todo})} variant(s) measured in {t_cost:.1f} s)")
         devices: tuple[str, ...] = ()
         if runs_per_device > 1 and todo:
             devices = _gpu_slots(suite, runs_per_device, log)
         counts = LocalExecutor(root, tuple(_loaded), workers, suite.train.threads, progress, log, devices).run(todo)
     return {**counts, "skipped": len(runs) - len(todo) - left, "left_alone": left}
+
+
+def seconds_since_process_start() -> float | None:
+    """Wall seconds since this process started (imports included), from /proc on Linux; None
+    where that is not available."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return max(0.0, uptime - ticks / os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _gpu_slots(suite: Suite, runs_per_device: int, log: Callable[[str], None]) -> tuple[str, ...]:
