@@ -21,6 +21,12 @@ Splits: ``stratified`` draws a new 20 % test set per split (as the suites do), `
 disjoint folds of one shuffled pool (5 folds; split s is fold s). Reported per cell: the mean
 pairwise test-set overlap, the correlation of the per-split ΔAUC between splits, and the decisive
 test's two-sided rejection rate at α = 0.05 (a false-positive rate: the recipes do not differ).
+
+``--records FOLDER`` measures instead how much real recipes disagree about particular cases: per
+data set and variant, each test case's contribution to ΔAUC (variant minus baseline; the row or
+column mean of the paired kernel difference) is correlated between every two splits that both
+tested it, and the mean over split pairs is printed (e.g. ``--records
+leaderboard/records/paper-cpu-full``, or ``leaderboard/records/aa`` for an A/A copy).
 """
 
 from __future__ import annotations
@@ -80,13 +86,60 @@ def run_cell(rng, reps: int, pool: int, base: float, tau: float, gamma: float, s
             "fpr": rate, "mc_se": float(np.sqrt(max(rate * (1 - rate), 0.05 * 0.95) / reps))}
 
 
+def per_case_agreement(folder: Path, baseline: str = "none") -> list[dict]:
+    """Mean correlation, over pairs of splits, of the per-case ΔAUC contributions on the cases
+    both splits tested, per data set and variant of the records in ``folder`` (one suite)."""
+    import itertools
+
+    def load(path: Path) -> dict:
+        t = json.loads(path.read_text())["test"]
+        return dict(zip(t["ids"], zip(t["labels"], t["scores"])))
+
+    def contributions(a: dict, b: dict) -> dict:
+        ids = sorted(set(a) & set(b))
+        y = np.array([a[i][0] for i in ids])
+        sa, sb = (np.array([r[i][1] for i in ids]) for r in (a, b))
+        pos, neg = y == 1, y == 0
+        k = (PairedRun.checked(y, sa, sb).kernel_difference())
+        out = dict(zip(np.array(ids)[pos], k.mean(1)))
+        out.update(zip(np.array(ids)[neg], k.mean(0)))
+        return out
+
+    rows = []
+    for ds in sorted(p for p in folder.iterdir() if (p / baseline).is_dir()):
+        for var in sorted(p.name for p in ds.iterdir() if p.is_dir() and p.name != baseline):
+            per = {}
+            for f in sorted((ds / var).glob("seed*.json")):
+                base = ds / baseline / f.name
+                if base.is_file():
+                    per[f.name] = contributions(load(f), load(base))
+            cors, overlaps = [], []
+            for s, t in itertools.combinations(per, 2):
+                shared = sorted(set(per[s]) & set(per[t]))
+                overlaps.append(len(shared) / len(per[s]))
+                x, z = (np.array([per[u][i] for i in shared]) for u in (s, t))
+                if len(shared) > 2 and x.std() > 0 and z.std() > 0:
+                    cors.append(float(np.corrcoef(x, z)[0, 1]))
+            if cors:
+                rows.append({"dataset": ds.name, "variant": var, "splits": len(per), "mean_overlap": float(np.mean(overlaps)),
+                             "per_case_corr": float(np.mean(cors)), "min": min(cors), "max": max(cors)})
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=2000)
     ap.add_argument("--pool", type=int, default=1000, help="cases in the data set (test sets hold a fifth)")
     ap.add_argument("--base", type=float, default=0.85)
     ap.add_argument("--seed", type=int, default=20261128)
+    ap.add_argument("--records", type=Path, help="measure per-case agreement in one suite's records folder instead")
     args = ap.parse_args()
+    if args.records:
+        for r in per_case_agreement(args.records):
+            print(f"{r['dataset']:12s} {r['variant']:8s} {r['splits']} splits, test-set overlap {r['mean_overlap']:.2f}, "
+                  f"per-case ΔAUC contribution correlated between splits {r['per_case_corr']:+.2f} "
+                  f"(pairs {r['min']:+.2f} to {r['max']:+.2f})")
+        return
     rng = np.random.default_rng(args.seed)
     rows = []
     for gamma in (0.0, 0.25, 0.5):

@@ -67,8 +67,6 @@ def discover_entry_points() -> list[str]:
     eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
     if eps:
         _builtins_first()
-    from .attention import ATTENTION
-
     failures = []
     for ep in eps:
         dist = ep.dist
@@ -83,6 +81,8 @@ def discover_entry_points() -> list[str]:
         except Exception as exc:
             line = (f"entry point {ep.name} = {ep.value} ({origin}) failed to load: {type(exc).__name__}: "
                     f"{exc}; reinstall or uninstall {dist.name if dist is not None else 'it'}")
+            from .attention import ATTENTION
+
             ATTENTION.unavailable[ep.name] = line
             failures.append(line)
             continue

@@ -115,7 +115,6 @@ class StatsSpec(_Strict):
                                 "size, each one simulated sequential suite")
     seed: int = 0
 
-
     @field_validator("aa_looks")
     @classmethod
     def _looks_increase(cls, v: list[int]) -> list[int]:
