@@ -16,8 +16,9 @@ from scipy import stats as sps
 
 from .errors import RecordError
 from .results import RunRecord, SuiteInfo, machine_label
-from .stats import (Comparison, PairedRun, Power, RankSummary, Verdict, adjust_pvalues, min_detectable,
-                    paired_comparison, random_effects, rank_variants, split_bootstrap, split_delta, split_t, tost_p, verdict)
+from .stats import (Comparison, PairedRun, Power, RankSummary, Verdict, adjust_pvalues, case_bootstrap_p, min_detectable,
+                    paired_comparison, random_effects, rank_variants, split_bootstrap, split_bootstrap_deltas, split_delta,
+                    split_t, tost_p, verdict)
 from .suite import SplitsSpec, StatsSpec
 
 TESTS = {"split_t": "mean of per-split ΔAUC with a t interval over splits",
@@ -318,14 +319,29 @@ def _loc_verdict(a: dict[tuple[int, int], RunRecord], b: dict[tuple[int, int], R
     return random_effects(deltas, variances, st.ci_level)
 
 
+def _decisive_from_parts(deltas: np.ndarray, variances: np.ndarray, st: StatsSpec) -> Verdict:
+    """The suite's decisive test on per-split (ΔAUC, DeLong variance) already computed: the same
+    delta, interval and p as :func:`_one_test` on the runs (τ is left out where the test does not
+    use it), without re-computing every split's DeLong for each block and look of the A/A check."""
+    if st.test == "random_effects":
+        return random_effects(deltas, variances, st.ci_level)
+    if st.test == "split_bootstrap":
+        return split_bootstrap_deltas(deltas, st.n_resamples, st.ci_level, st.seed)
+    return split_t(deltas, st.ci_level)
+
+
 def _aa_result(ds: str, v: str, runs: list[PairedRun], st: StatsSpec) -> AAResult:
     block = st.aa_block
-    blocks = [runs[i : i + block] for i in range(0, len(runs) - block + 1, block)]
+    parts = [split_delta(r) for r in runs]
+    deltas = np.array([p[0] for p in parts])
+    variances = np.array([p[1] for p in parts])
+    starts = range(0, len(runs) - block + 1, block)
+    blocks = [runs[i : i + block] for i in starts]
     dec = case = 0
-    for b in blocks:
-        d, _ = _tests(b, st)
-        dec += d.p < st.alpha
-        case += paired_comparison(b, st.n_resamples, st.ci_level, "percentile", st.seed).p_bootstrap < st.alpha
+    for i, b in zip(starts, blocks):
+        dec += _decisive_from_parts(deltas[i : i + block], variances[i : i + block], st).p < st.alpha
+        # The case-only bootstrap's p with its replicates' variance in closed form (no resampling).
+        case += case_bootstrap_p(b) < st.alpha
 
     def ci(k: int, n: int | None = None) -> tuple[float, float]:
         n = len(blocks) if n is None else n
@@ -334,9 +350,6 @@ def _aa_result(ds: str, v: str, runs: list[PairedRun], st: StatsSpec) -> AAResul
         r = sps.binomtest(k, n).proportion_ci(0.95, method="exact")
         return float(r.low), float(r.high)
 
-    parts = [split_delta(r) for r in runs]
-    deltas = np.array([p[0] for p in parts])
-    variances = np.array([p[1] for p in parts])
     subsets = list(itertools.combinations(range(len(runs)), block))
     n_all = len(subsets)
     if n_all > MAX_AA_SUBSETS:  # a seeded sample keeps the render (and CI's board check) fast
@@ -357,29 +370,35 @@ def _aa_result(ds: str, v: str, runs: list[PairedRun], st: StatsSpec) -> AAResul
     if st.aa_looks:
         looks = tuple(st.aa_looks)
         seq = [runs[i : i + looks[-1]] for i in range(0, len(runs) - looks[-1] + 1, looks[-1])]
-        hits, equiv, used = _aa_sequential(seq, looks, st)
+        hits, equiv, used = _aa_sequential(seq, looks, st, parts)
         out.looks, out.seq_blocks, out.seq_hits, out.seq_equivalent = looks, len(seq), hits, equiv
         out.seq_ci = ci(hits, len(seq))
         out.seq_mean_splits = float(np.mean(used)) if used else float("nan")
     return out
 
 
-def _aa_sequential(blocks: list[list[PairedRun]], looks: tuple[int, ...], st: StatsSpec) -> tuple[int, int, list[int]]:
+def _aa_sequential(blocks: list[list[PairedRun]], looks: tuple[int, ...], st: StatsSpec,
+                   parts: list[tuple[float, float]] | None = None) -> tuple[int, int, list[int]]:
     """Each block one sequential suite with a single comparison, judged exactly as
     ``_sequential_verdicts`` judges a suite (m = 1): at look k, a false positive when the decisive
     p is below the look's O'Brien-Fleming level, a stop when the TOST p is below the one-sided
-    level, else the next look. Returns (false positives, stops as equivalent, splits used)."""
+    level, else the next look. Returns (false positives, stops as equivalent, splits used).
+    ``parts``: the per-split (ΔAUC, DeLong variance) of the blocks' runs in order, if known."""
     from .stats import sequential_levels
 
     two = sequential_levels(st.alpha, looks)
     one = tuple(x / 2 for x in sequential_levels(min(2 * st.alpha, 0.999), looks))
     hits = equiv = 0
     used = []
+    at = 0
     for b in blocks:
+        bp = parts[at : at + len(b)] if parts is not None else [split_delta(r) for r in b]
+        at += len(b)
+        deltas, variances = np.array([p[0] for p in bp]), np.array([p[1] for p in bp])
         for k, n in enumerate(looks):
-            d, _ = _tests(b[:n], st)
-            if d is None:
+            if n < 2:
                 continue
+            d = _decisive_from_parts(deltas[:n], variances[:n], st)
             if d.p < two[k]:
                 hits += 1
                 break

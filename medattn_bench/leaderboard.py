@@ -345,7 +345,8 @@ def _aa_section(a: SuiteAnalysis) -> list[str]:
     return ["### A/A check: the baseline against itself", "",
             f"Rows that train exactly the baseline's recipe with other initialisations. The splits are cut into "
             f"disjoint blocks of {st.aa_block}, each block one simulated suite; every rejection at α = {st.alpha} is a "
-            "false positive. Binomial 95 % CIs (Clopper-Pearson).", "",
+            "false positive. Binomial 95 % CIs (Clopper-Pearson). The case-only bootstrap's p takes its replicates' "
+            "variance in closed form (the limit of infinitely many resamples).", "",
             tabulate(rows, ["Data set", "Copy", "Splits", "Tests", f"False-positive rate, decisive ({TESTS[st.test]})",
                             "False-positive rate, case-only bootstrap",
                             f"Rate over every {st.aa_block} of the splits (overlapping, descriptive): decisive / case-only DeLong",

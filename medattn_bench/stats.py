@@ -141,6 +141,30 @@ def _case_replicates(d: np.ndarray, n_resamples: int, rng: np.random.Generator) 
     return reps
 
 
+def case_bootstrap_var(d: np.ndarray) -> float:
+    """Exact variance of :func:`_case_replicates` (the infinite-resample limit) in O(m n).
+
+    With multinomial counts, E[w_i w_k] = 1 - 1/m + [i = k] (likewise v, n), so for
+    ``Delta* = w^T d v / (m n)``: E[Delta*^2] (m n)^2 = (1-1/m)(1-1/n) S^2 + (1-1/m) sum_j C_j^2
+    + (1-1/n) sum_i R_i^2 + sum_ij d_ij^2 (S: total, R: row sums, C: column sums)."""
+    d = np.asarray(d, dtype=float)
+    m, n = d.shape
+    a, b = 1 - 1 / m, 1 - 1 / n
+    s = d.sum()
+    second = (a * b * s**2 + a * (d.sum(0) ** 2).sum() + b * (d.sum(1) ** 2).sum() + (d**2).sum()) / (m * n) ** 2
+    return float(max(second - (s / (m * n)) ** 2, 0.0))
+
+
+def case_bootstrap_p(runs: list[PairedRun]) -> float:
+    """The case-only bootstrap's p (:func:`paired_comparison`: normal, from the replicates' sd)
+    without its Monte-Carlo error: the replicates' variance in closed form. Used where many small
+    tests are needed at once (the A/A check's blocks)."""
+    ds = [r.kernel_difference() for r in runs]
+    point = float(np.mean([d.mean() for d in ds]))
+    sd = float(np.sqrt(sum(case_bootstrap_var(d) for d in ds)) / len(ds))
+    return float(2 * sps.norm.sf(abs(point) / sd)) if sd > 0 else (1.0 if point == 0 else 0.0)
+
+
 # ------------------------------------------------- case-only comparison (conditional on the models)
 
 
@@ -308,11 +332,17 @@ def split_bootstrap(runs: list[PairedRun], n_resamples: int = 10000, level: floa
     simulation that version rejected in 0-0.3 % of null cases). With S splits the bootstrap
     variance of a mean is (S-1)/S of the unbiased one, so the SE is scaled by sqrt(S/(S-1)) and the
     interval and p use t on S - 1 degrees of freedom."""
-    s_n = len(runs)
+    if len(runs) < 2:
+        raise StatsError(f"a split bootstrap needs at least 2 splits, got {len(runs)}")
+    return split_bootstrap_deltas([split_delta(r)[0] for r in runs], n_resamples, level, seed)
+
+
+def split_bootstrap_deltas(deltas: object, n_resamples: int = 10000, level: float = 0.95, seed: int = 0) -> Verdict:
+    """:func:`split_bootstrap` on per-split ΔAUC already computed."""
+    points = np.asarray(deltas, dtype=float)
+    s_n = len(points)
     if s_n < 2:
         raise StatsError(f"a split bootstrap needs at least 2 splits, got {s_n}")
-    parts = [split_delta(r) for r in runs]
-    points = np.array([p[0] for p in parts])
     rng = np.random.default_rng(seed)
     reps = points[rng.integers(0, s_n, size=(n_resamples, s_n))].mean(1)
     point = float(points.mean())

@@ -128,3 +128,29 @@ def test_rank_summary():
     assert rs.friedman_stat == pytest.approx(6.0)  # 12/(N k (k+1)) * sum R^2 - 3 N (k+1) with N=3, k=3
     # Nemenyi q_0.05 for k = 3 is 2.343 (Demsar 2006, table 5).
     assert rs.critical_difference == pytest.approx(2.343 * np.sqrt(3 * 4 / (6 * 3)), rel=1e-3)
+
+
+@pytest.mark.parametrize("m,n", [(60, 60), (5, 9), (200, 30)])
+def test_case_bootstrap_variance_in_closed_form_matches_resampling(m, n):
+    from medattn_bench.stats import _case_replicates, case_bootstrap_var
+
+    rng = np.random.default_rng(m * n)
+    d = ((rng.random((m, n)) < 0.3).astype(np.float32) - (rng.random((m, n)) < 0.25)).astype(np.float32)
+    mc = np.mean([_case_replicates(d, 50_000, np.random.default_rng(s)).var() for s in range(4)])
+    assert case_bootstrap_var(d) == pytest.approx(mc, rel=0.02)  # MC error of 200,000 draws: ~0.5 %
+    assert case_bootstrap_var(np.zeros((4, 6))) == 0.0
+
+
+def test_case_bootstrap_p_is_the_resampled_p_without_its_noise():
+    from medattn_bench.stats import case_bootstrap_p
+
+    rng = np.random.default_rng(3)
+    runs = []
+    for _ in range(3):
+        y = np.r_[np.ones(40), np.zeros(40)]
+        a = y * 0.8 + rng.standard_normal(80)
+        runs.append(PairedRun.checked(y, a, a + 0.6 * rng.standard_normal(80)))
+    exact = case_bootstrap_p(runs)
+    resampled = paired_comparison(runs, 40_000, method="percentile", seed=1).p_bootstrap
+    assert 0.001 < exact < 0.999
+    assert norm.isf(exact / 2) == pytest.approx(norm.isf(resampled / 2), rel=0.03)

@@ -284,6 +284,27 @@ def test_aa_check_judges_blocks_as_a_sequential_suite_judges_a_data_set():
     assert equiv_w >= 36 and max(used_w) <= 6 and hits_w <= 4, (equiv_w, used_w)
 
 
+@pytest.mark.parametrize("test", ["split_t", "random_effects", "split_bootstrap"])
+def test_aa_blocks_from_stored_split_deltas_match_the_decisive_test_on_the_runs(test):
+    """The A/A check computes each split's ΔAUC and DeLong variance once and judges its blocks and
+    looks on them: the same delta, interval and p as the test on the runs themselves."""
+    from medattn_bench.analysis import _decisive_from_parts, _one_test
+    from medattn_bench.suite import StatsSpec
+
+    rng = np.random.default_rng(5)
+    st = StatsSpec(test=test, n_resamples=500)
+    runs = [_split(rng, 80, 0.02) for _ in range(5)]
+    parts = np.array([split_delta(r) for r in runs])
+    fast, slow = _decisive_from_parts(parts[:, 0], parts[:, 1], st), _one_test(runs, st, test)
+    for key in ("delta", "ci_lo", "ci_hi", "p", "se", "df"):
+        assert getattr(fast, key) == pytest.approx(getattr(slow, key), rel=1e-9, abs=1e-12), key
+    looks = (3, 5)
+    st_seq = StatsSpec(test=test, n_resamples=500, aa_looks=list(looks), margin=3.0)
+    from medattn_bench.analysis import _aa_sequential
+
+    assert _aa_sequential([runs], looks, st_seq, [tuple(p) for p in parts]) == _aa_sequential([runs], looks, st_seq)
+
+
 def test_committed_overlap_simulation_says_what_the_alpha_refers_to():
     """benchmarks/sim_overlap.py: test sets of stratified split seeds share about 20 % of their
     cases. Under an A/A null (no case favours either copy) the decisive test holds α either way;
