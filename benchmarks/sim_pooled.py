@@ -76,10 +76,12 @@ def t_interval(d: np.ndarray, level: float) -> tuple[float, float, float, float]
     return m, m - q * se, m + q * se, p
 
 
-def run_cell(rng, reps: int, n: int, base: float, tau: float, delta: float, splits: int, margin: float) -> dict:
+def run_cell(rng, reps: int, n: int, base: float, tau: float, delta: float, splits: int, margin: float,
+             baseline_at_base: bool = False) -> dict:
     # ``base`` is the mean AUC of the two recipes (the baseline sits Δ/2 below it): AUC 0.97 leaves
-    # no room for a variant 3 points above a 0.97 baseline
-    mu0 = mu_for(base - delta / 2)
+    # no room for a variant 3 points above a 0.97 baseline. ``baseline_at_base``: the baseline sits
+    # at ``base`` and the variant Δ above it (what a board's power line speaks of).
+    mu0 = mu_for(base if baseline_at_base else base - delta / 2)
     sd_mu = sd_mu_for(mu_for(base), tau)
     shift = shift_for(mu0, sd_mu, delta)
     est = {"re": [], "t": []}
@@ -121,30 +123,38 @@ def run_cell(rng, reps: int, n: int, base: float, tau: float, delta: float, spli
 
 
 def mde_cells(rng, reps: int, n: int) -> list[dict]:
-    """Power at the printed MDE: per setting, the per-split sd is estimated from ``reps`` null
-    suites, the board's MDE (exact noncentral t, α = 0.05/4 as for 4 comparisons) computed from it,
-    and the decisive test simulated with the true Δ = that MDE."""
-    from medattn_bench.stats import min_detectable
+    """Power at the printed MDE: per setting, ``reps`` null suites (both recipes at the base AUC)
+    give the per-split sd, the first 100 of them the growth of the case variance with Δ
+    (:func:`variance_growth`, as the board measures it on its own splits), the board's MDE
+    (exact noncentral t, α = 0.05/4 as for 4 comparisons) is computed from both, and the decisive
+    test is simulated with the baseline where the null suites had it and a variant that MDE
+    better. Where the variant would pass AUC 0.995 there is no room for it: power not simulated."""
+    from medattn_bench.stats import min_detectable, variance_growth
 
     rows = []
     for base in (0.85, 0.97):
-        for splits in (3, 5):
+        for splits in (3, 5, 10):
             for tau in (0.0, 0.01, 0.02):
                 mu0 = mu_for(base)
                 sd_mu = sd_mu_for(mu0, tau)
-                d0 = np.array([[split_delta(simulate_split(rng, n, mu0, sd_mu, 0.0))[0] for _ in range(splits)]
-                               for _ in range(reps)])
+                null = [[simulate_split(rng, n, mu0, sd_mu, 0.0) for _ in range(splits)] for _ in range(reps)]
+                d0 = np.array([[split_delta(r)[0] for r in suite] for suite in null])
                 sd = float(np.sqrt(d0.var(axis=1, ddof=1).mean()))
-                mde = min_detectable(sd, splits, 0.05 / 4, 0.8).mde
+                growth = variance_growth([r for suite in null[:100] for r in suite], sd)
+                plain = min_detectable(sd, splits, 0.05 / 4, 0.8).mde
+                mde = min_detectable(sd, splits, 0.05 / 4, 0.8, growth=growth).mde
                 row = {"base_auc": base, "splits": splits, "tau_points": 100 * tau, "n_test": n, "reps": reps,
-                       "per_split_sd_points": 100 * sd, "mde_points": 100 * mde}
-                if base + mde / 2 >= 0.995:  # no room above the baseline for a variant that much better
+                       "per_split_sd_points": 100 * sd, "mde_points": 100 * mde, "mde_without_growth_points": 100 * plain,
+                       "growth_at_mde_points2": 1e4 * float(np.interp(mde, *growth)),
+                       "growth": {"delta": growth[0].tolist(), "variance": growth[1].tolist()}}
+                if base + mde >= 0.995:  # no room above the baseline for a variant that much better
                     row["power_at_mde"] = None
                 else:
-                    cell = run_cell(rng, reps, n, base, tau, mde, splits, 0.01)
+                    cell = run_cell(rng, reps, n, base, tau, mde, splits, 0.01, baseline_at_base=True)
                     row["power_at_mde"] = cell["t"]["reject_0.0125"]
+                    row["per_split_sd_at_mde_points"] = cell["per_split_sd_points"]
                 rows.append(row)
-                print(json.dumps(row), flush=True)
+                print(json.dumps({k: v for k, v in row.items() if k != "growth"}), flush=True)
     return rows
 
 

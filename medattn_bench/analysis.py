@@ -16,7 +16,8 @@ from scipy import stats as sps
 
 from .errors import RecordError
 from .results import RunRecord, SuiteInfo, machine_label
-from .stats import (Comparison, PairedRun, Power, RankSummary, Verdict, adjust_pvalues, case_bootstrap_p, min_detectable,
+from .stats import (Comparison, PairedRun, Power, RankSummary, Verdict, adjust_pvalues, case_bootstrap_p,
+                    variance_growth, min_detectable,
                     paired_comparison, random_effects, rank_variants, split_bootstrap, split_bootstrap_deltas, split_delta,
                     split_t, tost_p, verdict)
 from .suite import SplitsSpec, StatsSpec
@@ -476,6 +477,7 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
     out_ds: dict[str, DatasetAnalysis] = {}
     aa: list[AAResult] = []
     spread: dict[str, tuple[float, int]] = {}  # pooled sd of per-split ΔAUC, splits
+    power_runs: dict[str, list[PairedRun]] = defaultdict(list)  # the splits behind each data set's power line
     for ds_name, variants in sorted(datasets.items()):
         base = variants.get(baseline, {})
         ref = Counter(r.protocol_hash for r in base.values()).most_common(1)
@@ -506,6 +508,7 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
             rows.append(row)
             if len(pr) > 1:
                 split_var.append((float(np.var([split_delta(r)[0] for r in pr], ddof=1)), len(pr) - 1))
+                power_runs[ds_name].extend(pr)
         if split_var:
             df = sum(d for _, d in split_var)
             spread[ds_name] = (float(np.sqrt(sum(v * d for v, d in split_var) / df)) if df else float("nan"),
@@ -545,7 +548,8 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
         _sequential_verdicts(out_ds, rows, windows, seq, st)
     # Power at the corrected alpha: Bonferroni, the most stringent Holm step.
     for ds_name, (sd, n_splits) in spread.items():
-        out_ds[ds_name].power = min_detectable(sd, n_splits, st.alpha / max(m, 1), st.power)
+        out_ds[ds_name].power = min_detectable(sd, n_splits, st.alpha / max(m, 1), st.power,
+                                               growth=variance_growth(power_runs[ds_name], sd))
     order = _order(datasets, baseline, {(a.dataset, a.variant) for a in aa})
     table: dict[str, dict[str, float]] = {}
     mixed = {(r.dataset, r.variant) for r in rows if r.mixed}

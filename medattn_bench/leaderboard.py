@@ -167,13 +167,15 @@ def _power_line(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
     room = 1 - base.mean if base is not None and np.isfinite(base.mean) else float("nan")
     need = f"about {p.seeds_for_one_point}" if p.seeds_for_one_point else "more than 500"
     if np.isfinite(room) and p.mde > room:
-        mde = (f"**{100 * p.mde:.1f} points, more than the baseline's {100 * room:.1f} points of headroom**: this "
-               "suite can detect a worse variant of that size, never a better one")
+        size = "more than the whole AUC scale" if p.mde >= 1 else f"{100 * p.mde:.1f} points"
+        mde = (f"**{size}, more than the baseline's {100 * room:.1f} points of headroom**: no better variant is "
+               "detectable with this suite")
     else:
         mde = f"**{100 * p.mde:.1f} points**"
     return (f"Power: with {p.n_splits} splits and a between-split sd of ΔAUC of {100 * p.split_sd:.1f} points (pooled "
             f"over the variants), the decisive test detects a ΔAUC of {mde} with {100 * p.power:.0f} % power at "
-            f"α = {a.settings.alpha}/{a.n_comparisons} (two-sided; exact noncentral t); detecting 1 point would take "
+            f"α = {a.settings.alpha}/{a.n_comparisons} (two-sided; exact noncentral t, the sd grown to what these splits "
+            f"show when a variant is that much better); detecting 1 point would take "
             f"{need} splits.")
 
 

@@ -384,33 +384,87 @@ def t_power(delta: float, sd: float, s: int, alpha: float) -> float:
     return float(min(max(p, 0.0), 1.0))
 
 
-def _mde(sd: float, s: int, alpha: float, power: float) -> float:
+def variance_growth(runs: list[PairedRun], split_sd: float, shifts: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """How much the variance of a split's ΔAUC grows when the variant is truly Δ better than the
+    baseline it was compared with: a grid of Δ and the growth (AUC² units) at each.
+
+    The spread of the per-split ΔAUC depends on Δ itself near AUC 1, so a spread seen among
+    variants that barely differ misstates the spread at the Δ a power line speaks of. Two parts:
+
+    - *Test cases*, measured on the splits themselves: the variant's scores become normal scores
+      (rank-based, so their scale does not matter), its positives are shifted by c (probit units)
+      until its ΔAUC on the split is Δ, and the paired DeLong variance is taken again; the mean
+      over splits of that variance minus the one observed.
+    - *Training*: the rest of the observed spread (``split_sd``² minus the mean DeLong variance)
+      is training noise, taken to move each model's binormal separation, so its share of a model's
+      AUC scales with φ(Φ⁻¹(AUC))² (the slope of the AUC in the separation): the baseline's share
+      stays, the variant's follows its AUC (smaller nearer 1).
+
+    Beyond the grid (no room left above the baseline) the case part stays flat."""
+    grid = np.concatenate([-np.geomspace(0.05, 4, shifts)[::-1], [0.0], np.geomspace(0.05, 4, shifts)])
+    at = np.linspace(-1, 1, 401)
+    if not runs:
+        return at, np.zeros_like(at)
+    curves, observed, aucs = [], [], []
+    for r in runs:
+        y = r.labels
+        a = np.atleast_2d(r.scores_a)
+        z = sps.norm.ppf(sps.rankdata(a, axis=1) / (a.shape[1] + 1))
+        parts = [split_delta(PairedRun(y, (z + c * y)[0] if np.ndim(r.scores_a) == 1 else z + c * y, r.scores_b))
+                 for c in grid]
+        d, v = np.array([q[0] for q in parts]), np.array([q[1] for q in parts])
+        v0 = v[len(grid) // 2]
+        curves.append((np.maximum.accumulate(d), v - v0))
+        observed.append(v0)
+        b = np.atleast_2d(r.scores_b)
+        aucs.append(np.mean([_auc_from_samples(row[y == 1], row[y == 0]) for row in b]))
+    growth = np.mean([np.interp(at, d, g) for d, g in curves], axis=0)
+    train = max(split_sd**2 - float(np.mean(observed)), 0.0) if np.isfinite(split_sd) else 0.0
+    if train > 0:
+        base = float(np.clip(np.mean(aucs), 1e-6, 1 - 1e-6))
+        slope2 = sps.norm.pdf(sps.norm.ppf(np.clip(base + at, 1e-9, 1 - 1e-9))) ** 2
+        ref = sps.norm.pdf(sps.norm.ppf(base)) ** 2
+        growth = growth + train / 2 * (slope2 / ref - 1)  # half the training variance is the variant's
+    return at, growth
+
+
+def _mde(sd: float, s: int, alpha: float, power: float, growth: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """The Δ at which :func:`t_power` reaches ``power`` (the usual t-quantile sum runs 5-17 % low
-    at 3-5 splits: it ignores the noncentrality's spread)."""
+    at 3-5 splits: it ignores the noncentrality's spread), with the per-split sd at Δ grown by
+    :func:`variance_growth` where given."""
     from scipy.optimize import brentq
 
     if s < 2 or not sd > 0:
         return float("nan")
+
+    def sd_at(d: float) -> float:
+        return sd if growth is None else float(np.sqrt(max(sd**2 + np.interp(d, *growth), sd**2 / 4)))
+
     hi = sd
-    while t_power(hi, sd, s, alpha) < power:
+    while t_power(hi, sd_at(hi), s, alpha) < power:
         hi *= 2
-    return float(brentq(lambda d: t_power(d, sd, s, alpha) - power, 0.0, hi, xtol=1e-10))
+        if hi > 4:  # far beyond any ΔAUC: the growth keeps the power below the target
+            return float("inf")
+    return float(brentq(lambda d: t_power(d, sd_at(d), s, alpha) - power, 0.0, hi, xtol=1e-10))
 
 
 def min_detectable(split_sd: float, n_splits: int, alpha: float = 0.05, power: float = 0.8, target: float = 0.01,
-                   max_seeds: int = 500) -> Power:
+                   max_seeds: int = 500, growth: tuple[np.ndarray, np.ndarray] | None = None) -> Power:
     """Minimum detectable ΔAUC of the t test on per-split deltas with sd ``split_sd`` (exact
-    noncentral-t power, :func:`t_power`), and the splits needed to detect ``target``."""
+    noncentral-t power, :func:`t_power`), and the splits needed to detect ``target``. ``growth``
+    (:func:`variance_growth`): the per-split variance at a true Δ is ``split_sd``² plus its
+    growth at Δ."""
     if n_splits < 2 or not np.isfinite(split_sd) or not split_sd > 0:
         return Power(float("nan"), None, split_sd, n_splits, alpha, power)
+    sd_target = split_sd if growth is None else float(np.sqrt(max(split_sd**2 + np.interp(target, *growth), split_sd**2 / 4)))
     need = None
-    if t_power(target, split_sd, max_seeds, alpha) >= power:  # power grows with splits: bisect
+    if t_power(target, sd_target, max_seeds, alpha) >= power:  # power grows with splits: bisect
         lo, hi = 1, max_seeds
         while hi - lo > 1:
             mid = (lo + hi) // 2
-            lo, hi = (lo, mid) if mid >= 2 and t_power(target, split_sd, mid, alpha) >= power else (mid, hi)
+            lo, hi = (lo, mid) if mid >= 2 and t_power(target, sd_target, mid, alpha) >= power else (mid, hi)
         need = hi
-    return Power(_mde(split_sd, n_splits, alpha, power), need, split_sd, n_splits, alpha, power)
+    return Power(_mde(split_sd, n_splits, alpha, power, growth), need, split_sd, n_splits, alpha, power)
 
 
 def split_t(deltas: object, level: float = 0.95, tau: float = float("nan")) -> Verdict:

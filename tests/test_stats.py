@@ -154,3 +154,4 @@ def test_case_bootstrap_p_is_the_resampled_p_without_its_noise():
     resampled = paired_comparison(runs, 40_000, method="percentile", seed=1).p_bootstrap
     assert 0.001 < exact < 0.999
     assert norm.isf(exact / 2) == pytest.approx(norm.isf(resampled / 2), rel=0.03)
+

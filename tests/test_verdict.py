@@ -208,10 +208,11 @@ def test_calibration_hand_computed():
 
 def test_committed_power_at_the_printed_mde():
     """benchmarks/sim_pooled.py --mde-only: the board's MDE (exact noncentral t at the per-split sd
-    of null suites, α = 0.05/4) used as the true Δ. With 5 splits the decisive test detects it in
-    74-81 % of suites (2,000 each); with 3 splits in 67-77 %: the per-split ΔAUC spreads more when
-    the recipes differ (most near AUC 1), which the null sd does not see. This keeps those numbers
-    honest: a change to the MDE or the test that moves them fails here."""
+    of null suites, grown with Δ as :func:`variance_growth` measures on those splits, α = 0.05/4)
+    used as the true Δ of a variant over a baseline where the null suites had it. In every setting
+    with room above the baseline the decisive test detects it in 75-85 % of suites (up to three
+    Monte-Carlo SEs), the issue's target for a power line that is true. A change to the MDE or to
+    the test that moves them fails here."""
     import json
     from pathlib import Path
 
@@ -219,15 +220,42 @@ def test_committed_power_at_the_printed_mde():
     assert files, "benchmarks/results/sim-mde-*.json missing: run python benchmarks/sim_pooled.py --mde-only"
     sim = json.loads(files[-1].read_text())
     mc = 3 * np.sqrt(0.8 * 0.2 / sim["reps"])
+    simulated = 0
     for r in sim["rows"]:
-        mde = min_detectable(r["per_split_sd_points"] / 100, r["splits"], sim["alpha"], sim["power"]).mde
+        growth = (np.array(r["growth"]["delta"]), np.array(r["growth"]["variance"]))
+        mde = min_detectable(r["per_split_sd_points"] / 100, r["splits"], sim["alpha"], sim["power"], growth=growth).mde
         assert 100 * mde == pytest.approx(r["mde_points"], rel=1e-6)  # the board's formula made these
         if r["power_at_mde"] is None:
-            assert r["base_auc"] + r["mde_points"] / 200 >= 0.995  # no room above the baseline
-        elif r["splits"] >= 5:
-            assert 0.72 - mc <= r["power_at_mde"] <= 0.85 + mc, r
+            assert r["base_auc"] + r["mde_points"] / 100 >= 0.995  # no room above the baseline
         else:
-            assert 0.64 - mc <= r["power_at_mde"] <= 0.85 + mc, r
+            simulated += 1
+            assert 0.75 - mc <= r["power_at_mde"] <= 0.85 + mc, r
+    assert simulated >= 9  # settings at AUC 0.85 and 0.97, 3 to 10 splits, training sd 0 to 2 points
+
+
+def test_variance_growth_predicts_the_spread_of_a_better_variant():
+    """Near AUC 1 the per-split ΔAUC spreads differently when the variant is truly better: measured
+    on null splits (baseline 0.97, training sd 1 point), the grown sd at Δ = 2 points matches the
+    sd simulated for a variant 2 points better (within 12 %), where the null sd alone is off."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from sim_pooled import mu_for, sd_mu_for, shift_for, simulate_split
+
+    from medattn_bench.stats import variance_growth
+
+    rng = np.random.default_rng(8)
+    mu0 = mu_for(0.97)
+    sd_mu = sd_mu_for(mu0, 0.01)
+    null = [simulate_split(rng, 400, mu0, sd_mu, 0.0) for _ in range(150)]
+    sd0 = np.std([split_delta(r)[0] for r in null], ddof=1)
+    growth = variance_growth(null[:40], sd0)
+    shift = shift_for(mu0, sd_mu, 0.02)
+    sd2 = np.std([split_delta(simulate_split(rng, 400, mu0, sd_mu, shift))[0] for _ in range(150)], ddof=1)
+    grown = np.sqrt(sd0**2 + np.interp(0.02, *growth))
+    assert grown == pytest.approx(sd2, rel=0.12), (sd0, grown, sd2)
+    assert abs(sd0 - sd2) / sd2 > 0.15  # the growth matters here
 
 
 @pytest.mark.parametrize("alpha, looks", [(0.05, (5, 10, 15, 20)), (0.05 / 4, (5, 10, 15, 20)), (0.05, (3, 6))])
