@@ -128,16 +128,25 @@ def _kernel(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     return (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
 
 
+def _case_counts(rng: np.random.Generator, k: int, size: int) -> np.ndarray:
+    """(size, k) multinomial(k, 1/k) counts, one row per resample: k uniform case indices per row,
+    counted (``np.bincount``); the same distribution as ``Generator.multinomial`` in about a quarter
+    of its time, which dominated every board render."""
+    dt = np.int16 if k < 2**15 else np.int64
+    flat = rng.integers(0, k, size=(size, k), dtype=dt).astype(np.intp) + (np.arange(size, dtype=np.intp) * k)[:, None]
+    return np.bincount(flat.ravel(), minlength=size * k).reshape(size, k).astype(np.float32)
+
+
 def _case_replicates(d: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
     """(B,) stratified case-bootstrap replicates of mean(d) for a kernel difference ``d`` (m, n):
     ``Delta_b = w_b^T d v_b / (m n)`` with multinomial case counts w_b, v_b."""
     m, n = d.shape
-    w = rng.multinomial(m, np.full(m, 1 / m), size=n_resamples).astype(np.float32)
-    v = rng.multinomial(n, np.full(n, 1 / n), size=n_resamples).astype(np.float32)
     reps = np.empty(n_resamples)
     step = max(1, 4_000_000 // max(m, n))  # bounded memory for large test sets
     for s in range(0, n_resamples, step):
-        reps[s : s + step] = ((w[s : s + step] @ d) * v[s : s + step]).sum(1) / (m * n)
+        b = min(step, n_resamples - s)
+        w, v = _case_counts(rng, m, b), _case_counts(rng, n, b)
+        reps[s : s + b] = ((w @ d) * v).sum(1) / (m * n)
     return reps
 
 

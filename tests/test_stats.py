@@ -155,3 +155,16 @@ def test_case_bootstrap_p_is_the_resampled_p_without_its_noise():
     assert 0.001 < exact < 0.999
     assert norm.isf(exact / 2) == pytest.approx(norm.isf(resampled / 2), rel=0.03)
 
+
+def test_case_counts_are_multinomial():
+    """The bootstrap's case counts: each row sums to k, each count has mean 1 and variance 1 - 1/k,
+    two counts covary by -1/k (multinomial with equal probabilities)."""
+    from medattn_bench.stats import _case_counts
+
+    for k in (1, 7, 40):
+        w = _case_counts(np.random.default_rng(k), k, 40_000)
+        assert w.shape == (40_000, k) and (w.sum(1) == k).all() and (w >= 0).all()
+        assert w.mean() == pytest.approx(1.0, abs=0.01)
+        assert w.var(0).mean() == pytest.approx(1 - 1 / k, abs=0.02)
+        if k > 1:
+            assert np.cov(w[:, 0], w[:, 1])[0, 1] == pytest.approx(-1 / k, abs=0.02)
