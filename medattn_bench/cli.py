@@ -503,7 +503,9 @@ def _recost(suite_file: Path, records: Path | None, overrides: list[str], plugin
     in the records folder's suite.json (the board prefers it to the costs taken at training time)."""
     import os
 
-    from .executors.local import cost_of_variant
+    from types import SimpleNamespace
+
+    from .executors.local import measure_costs
     from .results import load_suite_infos, write_suite_info
     from .runner import FolderLock, baseline_spec
     from .suite import load_suite
@@ -519,10 +521,12 @@ def _recost(suite_file: Path, records: Path | None, overrides: list[str], plugin
     if load > (s.train.threads or os.cpu_count() or 1) / 2:
         typer.echo(f"warning: load average {load:.1f} before measuring: other work shares the cores", err=True)
     base = baseline_spec(s)
-    costs = {}
     with FolderLock(folder):
+        costs = measure_costs([SimpleNamespace(attention=a, train=s.train) for a in s.attention], max(repeats, 3),
+                              s.eval.cost.warmup, True, s.train.threads, base)
         for a in s.attention:
-            costs[a.key] = cost_of_variant(a, s.train, max(repeats, 3), s.eval.cost.warmup, True, s.train.threads, base)
+            if "unavailable" in costs[a.key]:
+                _fail(f"{suite_file}: attention {a.key!r}: {costs[a.key]['unavailable']}")
             tp = costs[a.key]["throughput"]
             typer.echo(f"{a.key}: train {tp['train_img_s']:.0f} img/s, {tp['train_ratio']:.2f}x {base.key if base else ''}"
                        f" [{tp['train_ratio_min']:.2f}, {tp['train_ratio_max']:.2f}]; load {tp['load_avg']:.1f}")

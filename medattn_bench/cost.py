@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -197,45 +198,26 @@ def _steps(attention: str, hparams: dict | None, image_size: int, batch_size: in
     return train_step, infer_step, model
 
 
-def measure_throughput(attention: str, hparams: dict | None, image_size: int, batch_size: int, dev: DeviceInfo,
-                       repeats: int = 5, warmup: int = 2, baseline: str | None = None,
-                       baseline_hparams: dict | None = None) -> Throughput:
-    """Training-step and inference images/s: median of ``repeats`` timed batches (with min/max).
+INTERLEAVED = "time.perf_counter per call, round-robin over the baseline and the variants, accelerator synchronised"
 
-    With ``baseline``, the baseline is measured in the same process, interleaved round by round
-    (variant then baseline, each call warmed by the timer's own untimed calls), and the record
-    keeps both and the per-round ratio: a block's cost relative to the model it modifies, which
-    a busy or different machine shifts far less than absolute images/s."""
-    if dev.device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
-    train_a, infer_a, _ = _steps(attention, hparams, image_size, batch_size, dev)
-    if baseline is None:
-        tr = [batch_size / t for t in time_calls(train_a, repeats, warmup)]
-        inf = [batch_size / t for t in time_calls(infer_a, repeats, warmup)]
-        extra: dict = {}
-    else:
-        train_b, infer_b, _ = _steps(baseline, baseline_hparams, image_size, batch_size, dev)
-        for fn in (train_a, train_b, infer_a, infer_b):
-            for _ in range(max(warmup - 2, 0)):
-                fn()
-        tr, trb, inf, infb = [], [], [], []
-        for _ in range(repeats):  # A B A B ...: drift and neighbours hit both alike
-            tr.append(batch_size / time_calls(train_a, 1, 0)[0])
-            trb.append(batch_size / time_calls(train_b, 1, 0)[0])
-        for _ in range(repeats):
-            inf.append(batch_size / time_calls(infer_a, 1, 0)[0])
-            infb.append(batch_size / time_calls(infer_b, 1, 0)[0])
-        rt = [a / b for a, b in zip(tr, trb)]
-        ri = [a / b for a, b in zip(inf, infb)]
-        extra = dict(baseline=baseline, baseline_train_img_s=statistics.median(trb),
-                     baseline_infer_img_s=statistics.median(infb), train_ratio=statistics.median(rt),
-                     train_ratio_min=min(rt), train_ratio_max=max(rt), infer_ratio=statistics.median(ri),
-                     infer_ratio_min=min(ri), infer_ratio_max=max(ri))
-    peak = torch.cuda.max_memory_allocated() / 2**20 if dev.device == "cuda" else None
+
+def _time_once(fn, cuda: bool) -> float:
+    if cuda:
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    fn()
+    if cuda:
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
+def _finish(tr: list[float], inf: list[float], batch_size: int, image_size: int, dev: DeviceInfo, timer: str,
+            extra: dict) -> Throughput:
     import os
 
     from .results import isa_label
 
+    peak = torch.cuda.max_memory_allocated() / 2**20 if dev.device == "cuda" else None
     isa = None
     if dev.device == "cpu":
         from .engine.device import instruction_sets
@@ -243,6 +225,63 @@ def measure_throughput(attention: str, hparams: dict | None, image_size: int, ba
         isa = isa_label(instruction_sets())
     return Throughput(statistics.median(tr), min(tr), max(tr), statistics.median(inf), min(inf), max(inf),
                       min(len(tr), len(inf)), batch_size, image_size, dev.device, dev.name, dev.dtype,
-                      dev.channels_last, dev.threads, peak, TIMER, **extra,
+                      dev.channels_last, dev.threads, peak, timer, **extra,
                       load_avg=os.getloadavg()[0] if hasattr(os, "getloadavg") else None, cpu_count=os.cpu_count(),
                       isa=isa)
+
+
+def measure_beside_baseline(variants: list[tuple[str, dict | None]], baseline: tuple[str, dict | None], image_size: int,
+                            batch_size: int, dev: DeviceInfo, repeats: int = 5, warmup: int = 2) -> list[Throughput]:
+    """Throughput of several variants and their baseline, measured together: ``warmup`` + 1
+    untimed calls each, then ``repeats`` rounds, each timing one training step of the baseline and
+    of every variant in turn (then the same for inference). Per round each variant's ratio to the
+    baseline's step of that round: drift and neighbours hit all of them alike, and the baseline
+    is timed once per round for all variants, not once per variant. The baseline's own entry, if
+    it is among ``variants``, has ratio 1."""
+    if dev.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    cuda = dev.device == "cuda"
+    steps = [_steps(baseline[0], baseline[1], image_size, batch_size, dev)]
+    steps += [_steps(n, h, image_size, batch_size, dev) for n, h in variants]
+    times: dict[str, list[list[float]]] = {}
+    for kind in (0, 1):  # 0: a training step, 1: inference
+        fns = [s[kind] for s in steps]
+        for fn in fns:
+            for _ in range(max(warmup, 0) + 1):
+                fn()
+        rounds = [[_time_once(fn, cuda) for fn in fns] for _ in range(max(repeats, 1))]
+        times["train" if kind == 0 else "infer"] = [list(col) for col in zip(*rounds)]  # per model, per round
+    out = []
+    base_tr, base_inf = times["train"][0], times["infer"][0]
+    for i, (name, hparams) in enumerate(variants, start=1):
+        same = name == baseline[0] and (hparams or None) == (baseline[1] or None)
+        tr_t, inf_t = (base_tr, base_inf) if same else (times["train"][i], times["infer"][i])
+        rt = [b / a for a, b in zip(tr_t, base_tr)]  # variant img/s over baseline img/s
+        ri = [b / a for a, b in zip(inf_t, base_inf)]
+        extra = dict(baseline=baseline[0], baseline_train_img_s=statistics.median(batch_size / t for t in base_tr),
+                     baseline_infer_img_s=statistics.median(batch_size / t for t in base_inf),
+                     train_ratio=statistics.median(rt), train_ratio_min=min(rt), train_ratio_max=max(rt),
+                     infer_ratio=statistics.median(ri), infer_ratio_min=min(ri), infer_ratio_max=max(ri))
+        out.append(_finish([batch_size / t for t in tr_t], [batch_size / t for t in inf_t], batch_size, image_size, dev,
+                           INTERLEAVED, extra))
+    return out
+
+
+def measure_throughput(attention: str, hparams: dict | None, image_size: int, batch_size: int, dev: DeviceInfo,
+                       repeats: int = 5, warmup: int = 2, baseline: str | None = None,
+                       baseline_hparams: dict | None = None) -> Throughput:
+    """Training-step and inference images/s: median of ``repeats`` timed batches (with min/max).
+
+    With ``baseline``, the baseline is measured in the same process, interleaved round by round
+    (:func:`measure_beside_baseline`), and the record keeps both and the per-round ratio: a block's
+    cost relative to the model it modifies, which a busy or different machine shifts far less than
+    absolute images/s."""
+    if baseline is not None:
+        return measure_beside_baseline([(attention, hparams)], (baseline, baseline_hparams), image_size, batch_size,
+                                       dev, repeats, warmup)[0]
+    if dev.device == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    train_a, infer_a, _ = _steps(attention, hparams, image_size, batch_size, dev)
+    tr = [batch_size / t for t in time_calls(train_a, repeats, warmup)]
+    inf = [batch_size / t for t in time_calls(infer_a, repeats, warmup)]
+    return _finish(tr, inf, batch_size, image_size, dev, TIMER, {})

@@ -71,6 +71,27 @@ def test_throughput_is_measured_interleaved_with_the_baseline():
     assert alone["train_ratio"] is None and alone["baseline"] is None
 
 
+def test_variants_are_timed_together_round_robin_with_one_baseline():
+    """A suite's variants are timed in one loop with their baseline: every variant's ratio comes
+    from the same baseline steps (so the baseline is timed once per round, not once per variant),
+    and the baseline's own entry has ratio 1."""
+    from medattn_bench.cost import INTERLEAVED, measure_beside_baseline
+    from medattn_bench.engine import resolve_device
+
+    dev = resolve_device("cpu", "fp32", False, 2, 16, 8)
+    out = [t.to_dict() for t in measure_beside_baseline([("se", None), ("none", None), ("gc", None)], ("none", None),
+                                                         16, 8, dev, repeats=3, warmup=0)]
+    assert len(out) == 3 and all(t["timer"] == INTERLEAVED and t["repeats"] == 3 for t in out)
+    assert len({t["baseline_train_img_s"] for t in out}) == 1 and len({t["baseline_infer_img_s"] for t in out}) == 1
+    se, none, gc = out
+    assert none["train_ratio"] == none["train_ratio_min"] == none["train_ratio_max"] == 1.0
+    assert none["train_img_s"] == none["baseline_train_img_s"]
+    for t in (se, gc):
+        for key in ("train", "infer"):
+            assert 0 < t[f"{key}_ratio_min"] <= t[f"{key}_ratio"] <= t[f"{key}_ratio_max"]
+    assert se["train_img_s"] != gc["train_img_s"]
+
+
 COST_SUITE = """\
 name: costtiny
 datasets: [{name: phantom_ct, options: {n_per_class: 20, size: 16}}]

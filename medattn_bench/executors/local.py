@@ -15,18 +15,43 @@ def measure_costs(todo: list[RunSpec], repeats: int, warmup: int, throughput: bo
                   threads: int | None = None, baseline: Any = None) -> dict[str, dict[str, Any]]:
     """Static cost and (optionally) throughput per variant, measured once here, before any run
     starts, so no timing competes with training for the cores. Keyed by variant key. With the
-    suite's ``baseline`` (an AttentionSpec), each variant's throughput is measured interleaved with
-    the baseline's and stored with their ratio."""
+    suite's ``baseline`` (an AttentionSpec), the variants that train alike are timed together,
+    round-robin with the baseline (:func:`~medattn_bench.cost.measure_beside_baseline`), and each
+    stores its ratio to the baseline."""
     out: dict[str, dict[str, Any]] = {}
+    specs: dict[str, Any] = {}
     for spec in todo:
-        a, t = spec.attention, spec.train
-        if a.key in out:
-            continue
+        specs.setdefault(spec.attention.key, spec)
+    together: dict[tuple, list] = {}
+    for key, spec in specs.items():
         try:
-            out[a.key] = cost_of_variant(a, t, repeats, warmup, throughput, threads, baseline)
+            out[key] = cost_of_variant(spec.attention, spec.train, repeats, warmup, throughput and baseline is None,
+                                       threads, None)
         except (Exception, SystemExit) as exc:  # the block cannot be built: its runs fail and say why
-            out[a.key] = {"unavailable": f"{type(exc).__name__}: {exc}"}
+            out[key] = {"unavailable": f"{type(exc).__name__}: {exc}"}
+            continue
+        if throughput and baseline is not None:
+            together.setdefault(spec.train.model_dump_json(), []).append(spec)
+    for group in together.values():
+        _measure_group(group, out, repeats, warmup, threads, baseline)
     return out
+
+
+def _measure_group(group: list, out: dict, repeats: int, warmup: int, threads: int | None, baseline: Any) -> None:
+    from ..cost import measure_beside_baseline
+    from ..engine import resolve_device
+
+    t = group[0].train
+    try:
+        dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size, t.batch_size)
+        tps = measure_beside_baseline([(s.attention.name, s.attention.hparams) for s in group],
+                                      (baseline.name, baseline.hparams), t.image_size, t.batch_size, dev, repeats, warmup)
+    except (Exception, SystemExit) as exc:  # e.g. the baseline cannot be built: every variant says why
+        for s in group:
+            out[s.attention.key] = {"unavailable": f"{type(exc).__name__}: {exc}"}
+        return
+    for s, tp in zip(group, tps):
+        out[s.attention.key]["throughput"] = {**tp.to_dict(), "baseline": baseline.key}
 
 
 def cost_of_variant(a, t, repeats: int, warmup: int, throughput: bool, threads: int | None,
