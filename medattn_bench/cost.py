@@ -232,8 +232,8 @@ def _finish(tr: list[float], inf: list[float], batch_size: int, image_size: int,
 
 def measure_beside_baseline(variants: list[tuple[str, dict | None]], baseline: tuple[str, dict | None], image_size: int,
                             batch_size: int, dev: DeviceInfo, repeats: int = 5, warmup: int = 2) -> list[Throughput]:
-    """Throughput of several variants and their baseline, measured together: ``warmup`` + 1
-    untimed calls each, then ``repeats`` rounds, each timing one training step of the baseline and
+    """Throughput of several variants and their baseline, measured together: ``warmup`` untimed
+    calls each (at least one), then ``repeats`` rounds, each timing one training step of the baseline and
     of every variant in turn (then the same for inference). Per round each variant's ratio to the
     baseline's step of that round: drift and neighbours hit all of them alike, and the baseline
     is timed once per round for all variants, not once per variant. The baseline's own entry, if
@@ -247,7 +247,7 @@ def measure_beside_baseline(variants: list[tuple[str, dict | None]], baseline: t
     for kind in (0, 1):  # 0: a training step, 1: inference
         fns = [s[kind] for s in steps]
         for fn in fns:
-            for _ in range(max(warmup, 0) + 1):
+            for _ in range(max(warmup, 1)):
                 fn()
         rounds = [[_time_once(fn, cuda) for fn in fns] for _ in range(max(repeats, 1))]
         times["train" if kind == 0 else "infer"] = [list(col) for col in zip(*rounds)]  # per model, per round

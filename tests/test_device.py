@@ -71,3 +71,45 @@ def test_an_isa_cap_below_bf16_turns_native_bf16_off(monkeypatch):
     assert not device_mod.cpu_supports_bf16()
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_AMX")
     assert device_mod.cpu_supports_bf16()
+
+
+def test_cpu_and_instruction_set_facts_are_learned_once_per_machine(monkeypatch, tmp_path):
+    """py-cpuinfo and the oneDNN probe each take a subprocess (about 1 s): their answers are kept
+    per machine (CPU identity from /proc/cpuinfo, torch, the ISA caps in the environment), so a
+    second process asks neither; other caps are another key and probe again."""
+    import pytest
+
+    from medattn_bench.engine import device
+
+    if device._cpu_identity() is None:
+        pytest.skip("no /proc/cpuinfo: facts are not cached on this platform")
+    monkeypatch.setenv("MEDATTN_CACHE", str(tmp_path))
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    device._cpu_info.cache_clear()
+    device.instruction_sets.cache_clear()
+    first_name, first_isa = device.cpu_name(), device.instruction_sets()
+    assert first_isa["onednn"] and first_isa["onednn_fp32_conv"]
+    assert device._facts_file().is_file()
+
+    import subprocess
+
+    import cpuinfo
+
+    probes = []
+
+    def no_subprocess(*a, **k):
+        probes.append(a)
+        raise subprocess.SubprocessError("no subprocess here")
+
+    monkeypatch.setattr(subprocess, "run", no_subprocess)
+    monkeypatch.setattr(cpuinfo, "get_cpu_info", no_subprocess)
+    device._cpu_info.cache_clear()
+    device.instruction_sets.cache_clear()
+    assert (device.cpu_name(), device.instruction_sets()) == (first_name, first_isa)
+    assert probes == []
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # another key: probed (here refused by the stub)
+    device.instruction_sets.cache_clear()
+    capped = device.instruction_sets()
+    assert len(probes) == 1 and capped["caps"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"} and capped["onednn"] is None
+    device._cpu_info.cache_clear()
+    device.instruction_sets.cache_clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import platform
 from dataclasses import asdict, dataclass
@@ -13,15 +14,67 @@ import torch
 from ..results import isa_label  # noqa: F401  (re-exported: records and this machine named alike)
 
 
+def _cpu_identity() -> str | None:
+    """A cheap name for this CPU: the first processor's vendor, family, model, stepping, model name
+    and flags in /proc/cpuinfo (Linux), hashed; None where there is no such file."""
+    try:
+        first = Path("/proc/cpuinfo").read_text().split("\n\n", 1)[0]
+    except OSError:
+        return None
+    keys = ("vendor_id", "cpu family", "model", "model name", "stepping", "flags")
+    keep = [line for line in first.splitlines() if line.split(":", 1)[0].strip() in keys]
+    return hashlib.sha256("\n".join(keep).encode()).hexdigest()[:20] if keep else None
+
+
+def _facts_file() -> Path:
+    return _probe_cache().with_name("machine-facts.json")
+
+
+def _cached_fact(key: str | None, compute):
+    """``compute()`` once per machine: facts that take a subprocess to learn (about 1 s each) and
+    change only with the CPU, torch or the instruction-set caps in the environment, all of them in
+    ``key``. None: not cached (no cheap CPU identity here)."""
+    import json
+
+    if key is None:
+        return compute()
+    path = _facts_file()
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        stored = {}
+    if isinstance(stored, dict) and isinstance(stored.get(key), dict):
+        return stored[key]
+    value = compute()
+    if value:
+        stored = stored if isinstance(stored, dict) else {}
+        stored[key] = value
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(stored, indent=1, sort_keys=True))
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return value
+
+
 @lru_cache(maxsize=1)
 def _cpu_info() -> dict:
-    """py-cpuinfo's description of this CPU (about 1 s: it probes in a subprocess), once per process."""
-    try:
-        import cpuinfo
+    """py-cpuinfo's name and flags of this CPU (it probes in a subprocess, about 1 s), cached per
+    machine."""
 
-        return cpuinfo.get_cpu_info() or {}
-    except Exception:  # an unknown platform: name it from the platform module, no flags
-        return {}
+    def probe() -> dict:
+        try:
+            import cpuinfo
+
+            info = cpuinfo.get_cpu_info() or {}
+        except Exception:  # an unknown platform: name it from the platform module, no flags
+            return {}
+        return {k: info[k] for k in ("brand_raw", "flags") if k in info}
+
+    ident = _cpu_identity()
+    return _cached_fact(f"cpuinfo|{ident}" if ident else None, probe)
 
 
 def cpu_flags() -> frozenset[str]:
@@ -186,21 +239,31 @@ def instruction_sets() -> dict:
     config trained on AVX2 and on AVX-512 gives different models): ATen's vectorised kernels
     (torch.backends.cpu.get_cpu_capability) and oneDNN's, read from oneDNN's own verbose lines in a
     child process with this environment (ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA caps included):
-    its ISA line and the kernel it picked for an fp32 3x3 convolution. About 2 s, once per process."""
+    its ISA line and the kernel it picked for an fp32 3x3 convolution. About 1.3 s, once per machine,
+    torch and caps (:func:`_cached_fact`)."""
     import subprocess
     import sys
 
-    out = {"aten": torch.backends.cpu.get_cpu_capability(), "onednn": None, "onednn_fp32_conv": None,
-           "caps": {k: os.environ[k] for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA") if k in os.environ}}
-    try:
-        res = subprocess.run([sys.executable, "-c", _ONEDNN_PROBE], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.SubprocessError):
-        return out
-    for line in res.stdout.splitlines():
-        if ",info,cpu,isa:" in line:
-            out["onednn"] = line.split(",info,cpu,isa:", 1)[1].strip()
-        elif ",primitive,exec,cpu,convolution," in line and out["onednn_fp32_conv"] is None:
-            out["onednn_fp32_conv"] = line.split(",primitive,exec,cpu,convolution,", 1)[1].split(",")[0]
+    caps = {k: os.environ[k] for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA") if k in os.environ}
+    out = {"aten": torch.backends.cpu.get_cpu_capability(), "onednn": None, "onednn_fp32_conv": None, "caps": caps}
+
+    def probe() -> dict:
+        try:
+            res = subprocess.run([sys.executable, "-c", _ONEDNN_PROBE], capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return {}
+        found: dict = {}
+        for line in res.stdout.splitlines():
+            if ",info,cpu,isa:" in line:
+                found["onednn"] = line.split(",info,cpu,isa:", 1)[1].strip()
+            elif ",primitive,exec,cpu,convolution," in line and "onednn_fp32_conv" not in found:
+                found["onednn_fp32_conv"] = line.split(",primitive,exec,cpu,convolution,", 1)[1].split(",")[0]
+        return found if found.get("onednn") and found.get("onednn_fp32_conv") else {}
+
+    ident = _cpu_identity()
+    key = (f"onednn|{ident}|{sys.executable}|torch {torch.__version__} {torch.__file__}|{sorted(caps.items())}"
+           if ident else None)
+    out.update(_cached_fact(key, probe))
     return out
 
 
