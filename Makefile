@@ -10,7 +10,7 @@ install:  ## the package, its dependencies and the test tools
 test:  ## unit tests, plus the benchmark cases run once each (timing disabled); not the slow set
 	$(PYTHON) -m pytest -q -m "not slow" tests benchmarks --benchmark-disable
 
-test-slow:  ## end-to-end cases: kill -9 and resume, process pool, a real Slurm (start one: bash .ci/slurm-up.sh)
+test-slow:  ## end-to-end and trained-suite cases: kill -9 and resume, process pool, a real Slurm (start one: bash .ci/slurm-up.sh), the page in a browser, the committed board, export, Grad-CAM weights
 	$(PYTHON) -m pytest -q -m slow tests
 
 demo:  ## the embedded demo suite (phantoms, no data needed)

@@ -84,6 +84,7 @@ def kept(tmp_path_factory):
     return tmp
 
 
+@pytest.mark.slow
 def test_kept_weights_reload_to_identical_test_scores(kept):
     recs, _ = load_records(kept / "rec")
     rec = next(r for r in recs if r.run.variant == "se" and r.run.seed == 1)
@@ -104,6 +105,7 @@ def test_kept_weights_reload_to_identical_test_scores(kept):
     assert scores.tolist() == rec.test.scores
 
 
+@pytest.mark.slow
 def test_tampered_weights_are_refused(kept, tmp_path):
     recs, _ = load_records(kept / "rec")
     rec = recs[0]
@@ -118,6 +120,7 @@ def test_tampered_weights_are_refused(kept, tmp_path):
         load_weights(rec, resnet18(rec.run.attention))
 
 
+@pytest.mark.slow
 def test_cam_command_writes_the_study_grid(kept, tmp_path):
     result = CliRunner().invoke(cli.app, ["cam", str(kept / "camtiny.yaml"), "--dataset", "phantom_ct", "--seed", "1",
                                           "--n", "4", "--records", str(kept / "rec"), "--out", str(tmp_path)])
@@ -135,6 +138,7 @@ def test_cam_command_writes_the_study_grid(kept, tmp_path):
     assert bad.exit_code != 0
 
 
+@pytest.mark.slow
 def test_board_shows_localisation(kept, tmp_path):
     result = CliRunner().invoke(cli.app, ["leaderboard", str(kept / "rec"), "--out", str(tmp_path / "b.md")])
     assert result.exit_code == 0, result.output

@@ -131,6 +131,7 @@ def _cost_rows(board: str) -> dict[str, str]:
             if line.startswith("| ") and not line.startswith("| Variant")}
 
 
+@pytest.mark.slow
 def test_board_shows_ratios_and_marks_a_contended_and_a_foreign_measurement(cost_records, tmp_path):
     import json
     import shutil
@@ -153,6 +154,7 @@ def test_board_shows_ratios_and_marks_a_contended_and_a_foreign_measurement(cost
     assert "| gc †" in rows["gc"] and "Measured on" in board and "† measured on a busy machine" in board
 
 
+@pytest.mark.slow
 def test_recost_remeasures_every_row_together(cost_records, tmp_path, capsys):
     import shutil
 

@@ -16,6 +16,8 @@ from medattn_bench.results import load_records, load_suite_infos
 from medattn_bench.runner import plan, run_suite
 from medattn_bench.suite import load_suite
 
+pytestmark = pytest.mark.slow  # a trained suite each (and a browser): make test-slow, run by CI
+
 SUITE = """\
 name: exptiny
 datasets:

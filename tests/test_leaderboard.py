@@ -45,6 +45,7 @@ def _render(folder: Path, **kw) -> str:
     return render(recs, infos, problems, **kw)
 
 
+@pytest.mark.slow
 def test_committed_board_equals_fresh_render():
     records = ROOT / "leaderboard" / "records"
     board = ROOT / "leaderboard" / "README.md"

@@ -128,6 +128,7 @@ def test_name_collision_names_both_origins(tmp_path, monkeypatch):
     sys.modules.pop("clash_se_plugin", None)
 
 
+@pytest.mark.slow
 def test_installed_example_plugin_gets_a_leaderboard_row(tmp_path):
     if importlib.util.find_spec("medattn_scse") is None:
         pytest.fail("the example plugin is not installed; run `make install` "
@@ -190,6 +191,7 @@ def _stale_install(tmp_path):
     return tmp_path / "site"
 
 
+@pytest.mark.slow
 def test_a_stale_installed_plugin_warns_and_fails_only_where_its_block_is_named(tmp_path):
     """An installed plugin that no longer imports must not stop commands that never use it (every
     command that loads plugins goes through the same discovery as `run`); a suite that names its

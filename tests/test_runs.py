@@ -45,6 +45,7 @@ def _scores(records: Path) -> dict:
     return {(r.run.variant, r.run.seed): r.test.scores for r in recs}
 
 
+@pytest.mark.slow
 def test_same_run_twice_gives_identical_scores_and_same_test_cases_across_variants(tmp_path):
     path = _suite(tmp_path)
     _run(path, tmp_path / "a")
@@ -118,6 +119,7 @@ def test_resume_skips_done_and_reruns_stale(tmp_path):
     assert counts["ok"] == 1 and json.loads(target.read_text())["config"]["train"]["epochs"] != 99
 
 
+@pytest.mark.slow
 def test_damaged_record_is_set_aside_and_redone(tmp_path):
     path = _suite(tmp_path)
     rec = tmp_path / "rec"

@@ -5,6 +5,7 @@ import json
 import shutil
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from medattn_bench import cli
@@ -29,6 +30,7 @@ def _seeds(runs, ds):
     return sorted({r.seed for r in runs if r.dataset.name == ds})
 
 
+@pytest.mark.slow
 def test_sequential_suite_adds_splits_look_by_look(tmp_path):
     path = tmp_path / "seqtiny.yaml"
     path.write_text(SUITE)
