@@ -92,6 +92,47 @@ def test_variants_are_timed_together_round_robin_with_one_baseline():
     assert se["train_img_s"] != gc["train_img_s"]
 
 
+def test_a_block_that_cannot_train_fails_alone_in_the_shared_timing_loop():
+    """Variants are timed together; a block whose training step raises (its forward, and so its
+    static cost, works) is marked unavailable on its own, the others keep their ratios."""
+    from types import SimpleNamespace
+
+    import torch
+    from torch import nn
+
+    from medattn_bench.attention import ATTENTION, register_attention
+    from medattn_bench.executors.local import measure_costs
+    from medattn_bench.suite import AttentionSpec, TrainSpec
+
+    class _NoBackward(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x.clone()
+
+        @staticmethod
+        def backward(ctx, g):
+            raise RuntimeError("this gate cannot be trained")
+
+    @register_attention("test_no_backward", paper="test only")
+    def factory(channels: int) -> nn.Module:
+        class Gate(nn.Module):
+            def forward(self, x):
+                return _NoBackward.apply(x)
+
+        return Gate()
+
+    try:
+        train = TrainSpec(epochs=1, batch_size=4, image_size=16, lr=0.01, threads=1)
+        names = ["none", "se", "test_no_backward"]
+        todo = [SimpleNamespace(attention=AttentionSpec(name=n), train=train) for n in names]
+        out = measure_costs(todo, 2, 0, True, 1, AttentionSpec(name="none"))
+    finally:
+        ATTENTION.unregister("test_no_backward")
+    assert "cannot be trained" in out["test_no_backward"]["unavailable"]
+    assert out["none"]["throughput"]["train_ratio"] == 1.0
+    assert out["se"]["throughput"]["train_ratio"] > 0 and "static" in out["se"]
+
+
 COST_SUITE = """\
 name: costtiny
 datasets: [{name: phantom_ct, options: {n_per_class: 20, size: 16}}]

@@ -42,15 +42,22 @@ def _measure_group(group: list, out: dict, repeats: int, warmup: int, threads: i
     from ..engine import resolve_device
 
     t = group[0].train
-    try:
+
+    def measure(members: list) -> list:
         dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size, t.batch_size)
-        tps = measure_beside_baseline([(s.attention.name, s.attention.hparams) for s in group],
-                                      (baseline.name, baseline.hparams), t.image_size, t.batch_size, dev, repeats, warmup)
-    except (Exception, SystemExit) as exc:  # e.g. the baseline cannot be built: every variant says why
+        return measure_beside_baseline([(s.attention.name, s.attention.hparams) for s in members],
+                                       (baseline.name, baseline.hparams), t.image_size, t.batch_size, dev, repeats, warmup)
+
+    try:
+        done = list(zip(group, measure(group)))
+    except (Exception, SystemExit):  # one block that cannot train must not take the others down: one by one
+        done = []
         for s in group:
-            out[s.attention.key] = {"unavailable": f"{type(exc).__name__}: {exc}"}
-        return
-    for s, tp in zip(group, tps):
+            try:
+                done += list(zip([s], measure([s])))
+            except (Exception, SystemExit) as exc:  # this block (or the baseline) cannot train: its runs say why
+                out[s.attention.key] = {"unavailable": f"{type(exc).__name__}: {exc}"}
+    for s, tp in done:
         out[s.attention.key]["throughput"] = {**tp.to_dict(), "baseline": baseline.key}
 
 
