@@ -16,10 +16,9 @@ from scipy import stats as sps
 
 from .errors import RecordError
 from .results import RunRecord, SuiteInfo, machine_label
-from .stats import (Comparison, PairedRun, Power, RankSummary, Verdict, adjust_pvalues, case_bootstrap_p,
-                    variance_growth, min_detectable,
+from .stats import (Comparison, PairedRun, Power, RankSummary, Verdict, adjust_pvalues, case_bootstrap_p, min_detectable,
                     paired_comparison, random_effects, rank_variants, split_bootstrap, split_bootstrap_deltas, split_delta,
-                    split_t, tost_p, verdict)
+                    split_t, tost_p, variance_growth, verdict)
 from .suite import SplitsSpec, StatsSpec
 
 TESTS = {"split_t": "mean of per-split ΔAUC with a t interval over splits",
