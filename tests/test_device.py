@@ -85,6 +85,7 @@ def test_cpu_and_instruction_set_facts_are_learned_once_per_machine(monkeypatch,
         pytest.skip("no /proc/cpuinfo: facts are not cached on this platform")
     monkeypatch.setenv("MEDATTN_CACHE", str(tmp_path))
     monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
     device._cpu_info.cache_clear()
     device.instruction_sets.cache_clear()
     first_name, first_isa = device.cpu_name(), device.instruction_sets()
