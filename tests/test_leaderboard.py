@@ -24,7 +24,8 @@ datasets:
 attention: [{name: none}, {name: se}, {name: gc}, {name: none, label: none_b, init_offset: 1}]
 seeds: [0, 1, 2]
 train: {epochs: 1, batch_size: 8, image_size: 16, lr: 0.01}
-eval: {stats: {n_resamples: 300, aa_block: 2, aa_looks: [2, 3]}, cost: {throughput: true, repeats: 1, warmup: 0}}
+eval: {stats: {n_resamples: 300, aa_block: 2, aa_looks: [2, 3]}, cost: {throughput: true, repeats: 1, warmup: 0},
+       cam: {localisation: false}}
 """
 
 
