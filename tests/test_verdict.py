@@ -211,7 +211,7 @@ def test_committed_power_at_the_printed_mde():
     of null suites, grown with Δ as :func:`variance_growth` measures on those splits, α = 0.05/4)
     used as the true Δ of a variant over a baseline where the null suites had it. In every setting
     with room above the baseline the decisive test detects it in 75-85 % of suites (up to three
-    Monte-Carlo SEs), the issue's target for a power line that is true. A change to the MDE or to
+    Monte-Carlo SEs): a power line that is true. A change to the MDE or to
     the test that moves them fails here."""
     import json
     from pathlib import Path
