@@ -437,6 +437,12 @@ def variance_growth(runs: list[PairedRun], split_sd: float, shifts: int = 8) -> 
     return at, growth
 
 
+def _grown_sd(sd: float, delta: float, growth: tuple[np.ndarray, np.ndarray] | None) -> float:
+    """The per-split sd at a true ``delta``: ``sd`` with its variance grown (:func:`variance_growth`),
+    never below half of ``sd``."""
+    return sd if growth is None else float(np.sqrt(max(sd**2 + np.interp(delta, *growth), sd**2 / 4)))
+
+
 def _mde(sd: float, s: int, alpha: float, power: float, growth: tuple[np.ndarray, np.ndarray] | None = None) -> float:
     """The Δ at which :func:`t_power` reaches ``power`` (the usual t-quantile sum runs 5-17 % low
     at 3-5 splits: it ignores the noncentrality's spread), with the per-split sd at Δ grown by
@@ -446,15 +452,12 @@ def _mde(sd: float, s: int, alpha: float, power: float, growth: tuple[np.ndarray
     if s < 2 or not sd > 0:
         return float("nan")
 
-    def sd_at(d: float) -> float:
-        return sd if growth is None else float(np.sqrt(max(sd**2 + np.interp(d, *growth), sd**2 / 4)))
-
     hi = sd
-    while t_power(hi, sd_at(hi), s, alpha) < power:
+    while t_power(hi, _grown_sd(sd, hi, growth), s, alpha) < power:
         hi *= 2
         if hi > 4:  # far beyond any ΔAUC: the growth keeps the power below the target
             return float("inf")
-    return float(brentq(lambda d: t_power(d, sd_at(d), s, alpha) - power, 0.0, hi, xtol=1e-10))
+    return float(brentq(lambda d: t_power(d, _grown_sd(sd, d, growth), s, alpha) - power, 0.0, hi, xtol=1e-10))
 
 
 def min_detectable(split_sd: float, n_splits: int, alpha: float = 0.05, power: float = 0.8, target: float = 0.01,
@@ -465,7 +468,7 @@ def min_detectable(split_sd: float, n_splits: int, alpha: float = 0.05, power: f
     growth at Δ."""
     if n_splits < 2 or not np.isfinite(split_sd) or not split_sd > 0:
         return Power(float("nan"), None, split_sd, n_splits, alpha, power)
-    sd_target = split_sd if growth is None else float(np.sqrt(max(split_sd**2 + np.interp(target, *growth), split_sd**2 / 4)))
+    sd_target = _grown_sd(split_sd, target, growth)
     need = None
     if t_power(target, sd_target, max_seeds, alpha) >= power:  # power grows with splits: bisect
         lo, hi = 1, max_seeds

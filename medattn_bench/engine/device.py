@@ -14,6 +14,7 @@ import torch
 from ..results import isa_label  # noqa: F401  (re-exported: records and this machine named alike)
 
 
+@lru_cache(maxsize=1)
 def _cpu_identity() -> str | None:
     """A cheap name for this CPU: the first processor's vendor, family, model, stepping, model name
     and flags in /proc/cpuinfo (Linux), hashed; None where there is no such file."""
@@ -34,29 +35,37 @@ def _cached_fact(key: str | None, compute):
     """``compute()`` once per machine: facts that take a subprocess to learn (about 1 s each) and
     change only with the CPU, torch or the instruction-set caps in the environment, all of them in
     ``key``. None: not cached (no cheap CPU identity here)."""
-    import json
-
     if key is None:
         return compute()
     path = _facts_file()
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, ValueError):
-        stored = {}
-    if isinstance(stored, dict) and isinstance(stored.get(key), dict):
+    stored = _read_cache(path)
+    if isinstance(stored.get(key), dict):
         return stored[key]
     value = compute()
     if value:
-        stored = stored if isinstance(stored, dict) else {}
-        stored[key] = value
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(stored, indent=1, sort_keys=True))
-            os.replace(tmp, path)
-        except OSError:
-            pass
+        _write_cache(path, {**stored, key: value})
     return value
+
+
+def _read_cache(path: Path) -> dict:
+    """A per-machine cache file (device probe, machine facts): its dict, or {} if missing or damaged."""
+    import json
+
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return stored if isinstance(stored, dict) else {}
+
+
+def _write_cache(path: Path, stored: dict) -> None:
+    """Atomically; a cache that cannot be written is only a cost, never an error."""
+    from ..results import write_json_atomic
+
+    try:
+        write_json_atomic(path, stored)
+    except OSError:
+        pass
 
 
 @lru_cache(maxsize=1)
@@ -189,19 +198,14 @@ def _probed(name: str, precision: str, channels_last: str | bool, bf16_ok: bool,
     """Pick precision and memory format by timing the candidates this CPU can run safely (bf16
     only where the CPU has native bf16 and the image is large enough), cached per machine, torch
     version, thread count and image size. Rounds are interleaved: these machines drift."""
-    import json
-
     dtypes = [precision] if precision != "auto" else (["fp32", "bf16"] if bf16_ok else ["fp32"])
     layouts = [bool(channels_last)] if channels_last != "auto" else [False, True]
     cands = [(d, cl) for d in dtypes for cl in layouts]
     batch = max(2, min(batch_size, 64))
     key = probe_key(image_size) + f"|batch {batch}"
     cache = _probe_cache()
-    try:
-        stored = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        stored = {}
-    entry = stored.get(key, {})
+    stored = _read_cache(cache)
+    entry = stored.get(key, {}) if isinstance(stored.get(key), dict) else {}
     want = [f"{d}/{'cl' if cl else 'nchw'}" for d, cl in cands]
     if not all(w in entry for w in want):
         best_of = {w: [] for w in want}
@@ -209,14 +213,7 @@ def _probed(name: str, precision: str, channels_last: str | bool, bf16_ok: bool,
             for (d, cl), w in zip(cands, want):
                 best_of[w].append(timer(d, cl, image_size, batch))
         entry.update({w: min(v) for w, v in best_of.items()})
-        stored[key] = entry
-        try:
-            cache.parent.mkdir(parents=True, exist_ok=True)
-            tmp = cache.with_name(f".{cache.name}.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(stored, indent=1, sort_keys=True))
-            os.replace(tmp, cache)
-        except OSError:
-            pass
+        _write_cache(cache, {**stored, key: entry})
     timings = {w: entry[w] for w in want}
     best = min(timings, key=timings.get)
     d, layout = best.split("/")

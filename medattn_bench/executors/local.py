@@ -26,7 +26,7 @@ def measure_costs(todo: list[RunSpec], repeats: int, warmup: int, throughput: bo
     for key, spec in specs.items():
         try:
             out[key] = cost_of_variant(spec.attention, spec.train, repeats, warmup, throughput and baseline is None,
-                                       threads, None)
+                                       threads)
         except (Exception, SystemExit) as exc:  # the block cannot be built: its runs fail and say why
             out[key] = {"unavailable": f"{type(exc).__name__}: {exc}"}
             continue
@@ -61,8 +61,9 @@ def _measure_group(group: list, out: dict, repeats: int, warmup: int, threads: i
         out[s.attention.key]["throughput"] = {**tp.to_dict(), "baseline": baseline.key}
 
 
-def cost_of_variant(a, t, repeats: int, warmup: int, throughput: bool, threads: int | None,
-                    baseline: Any = None) -> dict[str, Any]:
+def cost_of_variant(a, t, repeats: int, warmup: int, throughput: bool, threads: int | None) -> dict[str, Any]:
+    """Parameters and MACs (at the suite's size and at 224 px) and, with ``throughput``, images/s
+    measured alone; :func:`measure_costs` times variants beside their baseline instead."""
     from ..cost import measure_throughput, static_cost
     from ..engine import resolve_device
 
@@ -71,14 +72,8 @@ def cost_of_variant(a, t, repeats: int, warmup: int, throughput: bool, threads: 
                            if k in ("params", "params_attention", "macs", "macs_attention")}}
     if throughput:
         dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size, t.batch_size)
-        same = baseline is None or (baseline.name == a.name and baseline.hparams == a.hparams)
-        tp = measure_throughput(a.name, a.hparams, t.image_size, t.batch_size, dev, repeats, warmup,
-                                None if same else baseline.name, None if same else baseline.hparams).to_dict()
-        if baseline is not None and same:  # the baseline's own row: the ratio is 1 by definition
-            tp.update(baseline=baseline.key, baseline_train_img_s=tp["train_img_s"],
-                      baseline_infer_img_s=tp["infer_img_s"], train_ratio=1.0, train_ratio_min=1.0,
-                      train_ratio_max=1.0, infer_ratio=1.0, infer_ratio_min=1.0, infer_ratio_max=1.0)
-        cost["throughput"] = tp
+        cost["throughput"] = measure_throughput(a.name, a.hparams, t.image_size, t.batch_size, dev, repeats,
+                                                warmup).to_dict()
     return cost
 
 
