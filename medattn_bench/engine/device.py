@@ -162,10 +162,15 @@ def _probe_cache() -> Path:
     return Path(os.environ.get("MEDATTN_CACHE") or Path.home() / ".cache" / "medattn_bench") / "device-probe.json"
 
 
+# Bumped when the trainer's step changes what the probe would time (2: the small-map weight gradient).
+PROBE_VERSION = 2
+
+
 def probe_key(image_size: int) -> str:
     flags = ",".join(sorted(f for f in cpu_flags() if f.startswith(("avx", "amx", "fma"))))
     isa = os.environ.get("ATEN_CPU_CAPABILITY", "") + "/" + os.environ.get("ONEDNN_MAX_CPU_ISA", "")
-    return f"{cpu_name()}|{flags}|{isa}|torch {torch.__version__}|{torch.get_num_threads()} threads|{image_size}px"
+    return (f"{cpu_name()}|{flags}|{isa}|torch {torch.__version__}|{torch.get_num_threads()} threads|{image_size}px"
+            f"|probe {PROBE_VERSION}")
 
 
 def time_train_step(dtype: str, channels_last: bool, image_size: int, batch_size: int = 64, steps: int = 1) -> float:
