@@ -154,6 +154,7 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
     from .errors import DataError, DivergedError, MedattnError
     from .metrics import calibration
     from .models import resnet18
+    from .models.smallmap import ARITHMETIC
     from .plugins import provenance
     from .results import Metrics, RunInfo, RunRecord, TestScores, TimeInfo, git_info, protocol_part
     from .stats import delong_ci
@@ -194,7 +195,7 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
               "test_ids_hash": canonical_hash([data.ids[i] for i in test_idx]),
               "leakage": _leakage(data, spec.dataset.name, spec.split, spec.seed, train_idx, test_idx)},
         env={"package_version": __version__, "git": git_info(), "machine": machine_summary(), "device": dev.to_dict(),
-             "torch_seed": spec.torch_seed},
+             "torch_seed": spec.torch_seed, "arithmetic": ARITHMETIC},
         cost=spec.cost or {"static": static_cost(spec.attention.name, spec.attention.hparams, t.image_size).to_dict()},
     )
     train_s = None
@@ -234,6 +235,7 @@ def _failed_early(spec: RunSpec, started, t0: float, dev, failure: str):
     """The record of a run that failed before training (no split, no model): config and reason."""
     from . import __version__
     from .engine.device import machine_summary
+    from .models.smallmap import ARITHMETIC
     from .results import RunInfo, RunRecord, TimeInfo, git_info, protocol_part
     from .suite import canonical_hash
 
@@ -243,7 +245,7 @@ def _failed_early(spec: RunSpec, started, t0: float, dev, failure: str):
                      config=spec.config, config_hash=spec.config_hash,
                      protocol_hash=canonical_hash(protocol_part(spec.config)), status="failed", failure=failure,
                      env={"package_version": __version__, "git": git_info(), "machine": machine_summary(),
-                          "device": dev.to_dict(), "torch_seed": spec.torch_seed},
+                          "device": dev.to_dict(), "torch_seed": spec.torch_seed, "arithmetic": ARITHMETIC},
                      time=TimeInfo(started=started.isoformat(timespec="seconds"),
                                    finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                    wall_s=round(time.perf_counter() - t0, 3)))

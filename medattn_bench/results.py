@@ -114,13 +114,24 @@ def isa_label(isa: dict | None) -> str:
     return f"ATen {isa.get('aten') or '?'}, oneDNN {conv.split(':')[-1]}"
 
 
+def arithmetic_of(rec: RunRecord) -> int | str:
+    """The training-arithmetic version a record was trained under (1 for records made before records
+    named it; see :data:`medattn_bench.models.smallmap.ARITHMETIC`)."""
+    v = rec.env.get("arithmetic", 1)
+    return v if isinstance(v, int) and not isinstance(v, bool) else str(v)
+
+
 def machine_label(rec: RunRecord) -> str:
-    """The machine a record was computed on, as the board names it: device, instruction sets, precision."""
+    """The machine a record was computed on, as the board names it: device, instruction sets, precision,
+    and the training arithmetic where it is not the first (the same config under two versions, like on
+    two instruction sets, gives two models, so a data set that mixes them is marked like mixed machines)."""
     dev = rec.env.get("device", {}) if isinstance(rec.env.get("device"), dict) else {}
     mach = rec.env.get("machine", {}) if isinstance(rec.env.get("machine"), dict) else {}
+    arith = arithmetic_of(rec)
+    tail = "" if arith == 1 else f", arithmetic {arith}"
     if dev.get("device") == "cuda":
-        return f"{dev.get('name')} (CUDA, {dev.get('dtype')})"
-    return f"{dev.get('name') or mach.get('cpu') or '?'} ({isa_label(mach.get('isa'))}, {dev.get('dtype')})"
+        return f"{dev.get('name')} (CUDA, {dev.get('dtype')}{tail})"
+    return f"{dev.get('name') or mach.get('cpu') or '?'} ({isa_label(mach.get('isa'))}, {dev.get('dtype')}{tail})"
 
 
 def record_path(records_dir: Path, dataset: str, variant: str, seed: int, init_seed: int = 0) -> Path:

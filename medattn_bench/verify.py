@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import RecordError
-from .results import RunRecord, load_records, read_record
+from .results import RunRecord, arithmetic_of, load_records, read_record
 
 
 @dataclass
@@ -28,15 +28,22 @@ class Verification:
     stored_isa: str
     here_isa: str
     split_sd: float  # sd of this variant's AUC over the other split seeds in the record's folder
+    stored_arithmetic: int | str = 1  # the training-arithmetic version of the record, and of this code
+    here_arithmetic: int | str = 1
 
     @property
     def identical(self) -> bool:
         return self.max_score_diff == 0.0
 
     @property
+    def same_arithmetic(self) -> bool:
+        return self.stored_arithmetic == self.here_arithmetic
+
+    @property
     def ok(self) -> bool:
-        """Identical where the arithmetic is the same; any difference is acceptable across ISAs."""
-        return self.identical or not self.same_isa
+        """Identical where the arithmetic is the same; any difference is acceptable across ISAs or
+        across training-arithmetic versions of the code."""
+        return self.identical or not (self.same_isa and self.same_arithmetic)
 
     def line(self) -> str:
         head = f"{self.path}: stored AUC {100 * self.stored_auc:.2f}, re-trained here {100 * self.new_auc:.2f}"
@@ -45,6 +52,10 @@ class Verification:
         delta = 100 * (self.new_auc - self.stored_auc)
         spread = (f"; this variant's AUC varies by {100 * self.split_sd:.2f} points (sd) between split seeds"
                   if np.isfinite(self.split_sd) else "")
+        if not self.same_arithmetic:
+            return (head + f": ΔAUC {delta:+.2f} points (trained under training arithmetic {self.stored_arithmetic}, "
+                    f"re-trained under {self.here_arithmetic}: this code sums some weight gradients in another order, "
+                    "so a different model is expected, as on another instruction set)" + spread)
         if self.same_isa:
             return (head + f": DIFFERENT scores on the same CPU and instruction sets ({self.here_isa}): ΔAUC {delta:+.2f} points, "
                     f"largest score difference {self.max_score_diff:.3g}; the record does not come from the code and "
@@ -112,4 +123,5 @@ def verify_record(path: Path, data_root: str | None = None) -> Verification:
     here_isa = f"{cpu_name()}: {isa_label(instruction_sets())}"
     diff = float(np.max(np.abs(np.asarray(new.test.scores) - np.asarray(rec.test.scores))))
     return Verification(str(path), rec.metrics.auc, new.metrics.auc, diff,
-                        stored_isa == here_isa and not stored_isa.endswith("not recorded"), stored_isa, here_isa, _split_sd(rec))
+                        stored_isa == here_isa and not stored_isa.endswith("not recorded"), stored_isa, here_isa,
+                        _split_sd(rec), arithmetic_of(rec), arithmetic_of(new))

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from medattn_bench import cli
 from medattn_bench.errors import MedattnError
-from medattn_bench.results import load_records
+from medattn_bench.results import load_records, read_record
 from medattn_bench.runner import FolderLock, plan, run_suite
 from medattn_bench.suite import load_suite
 from medattn_bench.trust import auc_of, record_problems, vet
@@ -312,6 +312,27 @@ def test_verify_retrains_a_record_identically_and_catches_a_doctored_one(records
     assert code == 1 and "DIFFERENT scores on the same CPU and instruction sets" in out, out
 
 
+def test_verify_expects_another_model_from_another_training_arithmetic(records, tmp_path, capsys):
+    """A record trained before records named their training arithmetic (version 1: oneDNN's weight
+    gradients everywhere) is not expected to re-train bit for bit under this code's version."""
+    from tests.test_cli import run_main
+
+    from medattn_bench.models.smallmap import ARITHMETIC
+
+    data = json.loads((records / "trust" / "phantom_ct" / "se" / "seed0.json").read_text())
+    assert data["env"]["arithmetic"] == ARITHMETIC == 2
+    del data["env"]["arithmetic"]
+    data["test"]["scores"] = [s * 0.99 for s in data["test"]["scores"]]  # as a differently trained model
+    from medattn_bench.metrics import calibration
+
+    data["metrics"].update(calibration(data["test"]["labels"], data["test"]["scores"]))
+    target = tmp_path / "old" / "phantom_ct" / "se" / "seed0.json"
+    target.parent.mkdir(parents=True)
+    target.write_text(json.dumps(data))
+    code, out = run_main(capsys, "verify", str(target))
+    assert code == 0 and "trained under training arithmetic 1, re-trained under 2" in out, out
+
+
 def test_more_bad_input_is_one_line(tmp_path, capsys):
     import numpy as np
 
@@ -379,3 +400,12 @@ def test_a_full_disk_stops_before_training(records, tmp_path, monkeypatch):
     with pytest.raises(MedattnError, match="1 MB free"):
         rn.run_suite(s, str(suite), plan(s, records_dir=folder), records_dir=folder, log=lambda m: None)
     assert not (folder / "phantom_ct" / "se" / "seed3.json").exists()
+
+
+def test_the_board_names_the_training_arithmetic_so_a_mixed_data_set_shows_two_machines(records):
+    from medattn_bench.results import machine_label
+
+    rec = read_record(records / "trust" / "phantom_ct" / "se" / "seed0.json")
+    assert machine_label(rec).endswith(", arithmetic 2)")
+    old = rec.model_copy(update={"env": {k: v for k, v in rec.env.items() if k != "arithmetic"}})
+    assert "arithmetic" not in machine_label(old) and machine_label(old) != machine_label(rec)

@@ -24,6 +24,11 @@ from torch.autograd.function import once_differentiable
 
 MAX_POSITIONS = 4  # output positions (oh * ow) up to which the unfolded product wins (2x2)
 
+# Version of the training arithmetic, recorded in each run's env: 1 = oneDNN's weight gradients
+# everywhere (records without the field); 2 = this module's on tiny maps. The same config trained
+# under two versions gives two models, as on two instruction sets: ``verify`` and the board say so.
+ARITHMETIC = 2
+
 
 class _SmallMapConv2d(torch.autograd.Function):
     @staticmethod
