@@ -12,11 +12,14 @@ and matmul only) serves as a cross-check.
 
 from __future__ import annotations
 
+import copy
+import json
 import math
 import statistics
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 import warnings
@@ -28,6 +31,7 @@ with warnings.catch_warnings():  # fvcore's import calls torch.jit.script, depre
     warnings.simplefilter("ignore", FutureWarning)
     from fvcore.nn import FlopCountAnalysis
 
+from .attention import ATTENTION
 from .engine.device import DeviceInfo
 from .engine.train import autocast
 from .models import attention_modules, resnet18
@@ -107,7 +111,20 @@ class StaticCost:
 
 
 def static_cost(attention: str, hparams: dict | None = None, image_size: int = 224, num_classes: int = 2) -> StaticCost:
-    """Parameters and MACs of ResNet-18 + ``attention`` at ``image_size``, with the attention share."""
+    """Parameters and MACs of ResNet-18 + ``attention`` at ``image_size``, with the attention share.
+    Remembered per process (a suite, a test session and ``blocks`` ask again for the same variants):
+    keyed by the registered factory itself and its placement, so a block registered anew under the same
+    name is counted anew."""
+    entry = ATTENTION.entry(attention)
+    key = json.dumps(hparams or {}, sort_keys=True, default=repr)
+    found = _static_cost(attention, entry.obj, str(entry.meta.get("placement")), key, image_size, num_classes)
+    return copy.deepcopy(found)  # its dicts stay the memo's own
+
+
+@lru_cache(maxsize=512)
+def _static_cost(attention: str, factory: Any, placement: str, hparams_key: str, image_size: int,
+                 num_classes: int) -> StaticCost:
+    hparams = json.loads(hparams_key) or None
     model = resnet18(attention, hparams, num_classes=num_classes)
     attn_ids = {id(m) for m in attention_modules(model)}
     names = [n for n, m in model.named_modules() if id(m) in attn_ids]

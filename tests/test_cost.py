@@ -60,7 +60,7 @@ def test_throughput_is_measured_interleaved_with_the_baseline():
     from medattn_bench.cost import measure_throughput
     from medattn_bench.engine import resolve_device
 
-    dev = resolve_device("cpu", "fp32", False, 2, 16, 8)
+    dev = resolve_device("cpu", "fp32", False, None, 16, 8)
     t = measure_throughput("se", None, 16, 8, dev, repeats=3, warmup=0, baseline="none").to_dict()
     assert t["baseline"] == "none" and t["repeats"] == 3
     for key in ("train", "infer"):
@@ -78,7 +78,7 @@ def test_variants_are_timed_together_round_robin_with_one_baseline():
     from medattn_bench.cost import INTERLEAVED, measure_beside_baseline
     from medattn_bench.engine import resolve_device
 
-    dev = resolve_device("cpu", "fp32", False, 2, 16, 8)
+    dev = resolve_device("cpu", "fp32", False, None, 16, 8)
     out = [t.to_dict() for t in measure_beside_baseline([("se", None), ("none", None), ("gc", None)], ("none", None),
                                                          16, 8, dev, repeats=3, warmup=0)]
     assert len(out) == 3 and all(t["timer"] == INTERLEAVED and t["repeats"] == 3 for t in out)
@@ -214,3 +214,26 @@ def test_recost_remeasures_every_row_together(cost_records, tmp_path, capsys):
     assert costs["none"]["throughput"]["train_ratio"] == 1.0
     rows = _cost_rows(_board(recs))
     assert f"{costs['se']['throughput']['train_ratio']:.2f}×" in rows["se"]
+
+
+def test_static_cost_is_remembered_per_factory_and_hands_out_copies():
+    from torch import nn
+
+    from medattn_bench.attention import register_attention
+
+    first = static_cost("se", image_size=32)
+    first.macs_by_operator.clear()  # the caller's copy, not the memo's
+    assert static_cost("se", image_size=32).macs_by_operator
+    try:
+        register_attention("test_memo_gate")(lambda channels: nn.Identity())
+        assert static_cost("test_memo_gate", image_size=32).params_attention == 0
+        ATTENTION.unregister("test_memo_gate")
+
+        @register_attention("test_memo_gate")
+        def gate(channels: int) -> nn.Module:
+            return nn.Conv2d(channels, channels, 1)
+
+        again = static_cost("test_memo_gate", image_size=32)
+        assert again.params_attention == sum(c * c + c for c in (64, 64, 128, 128, 256, 256, 512, 512))
+    finally:
+        ATTENTION.unregister("test_memo_gate")
