@@ -7,8 +7,8 @@ PIP ?= $(PYTHON) -m pip
 install:  ## the package, its dependencies and the test tools
 	$(PIP) install -e ".[dev]" -e examples/attention-plugin
 
-test:  ## unit tests, plus the benchmark cases run once each (timing disabled); not the slow set
-	$(PYTHON) -m pytest -q -m "not slow" tests benchmarks --benchmark-disable
+test:  ## unit tests, plus the benchmark cases run once each (timing disabled); not the slow set. One worker per core (pytest-xdist, a test file per worker at a time), one thread each
+	OMP_NUM_THREADS=1 $(PYTHON) -m pytest -q -m "not slow" -n auto --dist loadfile tests benchmarks --benchmark-disable
 
 test-slow:  ## end-to-end and trained-suite cases: kill -9 and resume, process pool, a real Slurm (start one: bash .ci/slurm-up.sh), the page in a browser, the committed board, export, Grad-CAM weights
 	$(PYTHON) -m pytest -q -m slow tests
