@@ -100,9 +100,10 @@ def run(
         raise typer.Exit(1)  # a batch job must not look green when runs failed or were not run
 
 
-def _suite_infos(records_dir: Path) -> tuple[dict, list[str]]:
+def _suite_infos(records_dir: Path, write: bool = True) -> tuple[dict, list[str]]:
     """suite.json of each suite, refreshed from its suite file where that still exists, so a
-    changed description or statistics setting reaches the board without retraining."""
+    changed description or statistics setting reaches the board without retraining; the refreshed
+    suite.json is written back unless ``write`` is False (``leaderboard --check`` only reads)."""
     from pydantic import ValidationError
 
     from .results import load_suite_infos, write_suite_info
@@ -127,7 +128,8 @@ def _suite_infos(records_dir: Path) -> tuple[dict, list[str]]:
                                         "splits": s.splits.model_dump() if s.splits else None,
                                         "paper_reference": s.paper_reference, "check_against": s.check_against})
         if fresh != info:
-            write_suite_info(Path(info.folder), fresh)
+            if write:
+                write_suite_info(Path(info.folder), fresh)
             infos[name] = fresh
     return infos, problems
 
@@ -137,11 +139,14 @@ def leaderboard(
     records_dir: Annotated[Path, typer.Argument(help="Folder of run records.")] = Path("leaderboard/records"),
     out: Annotated[Path, typer.Option("--out", help="Markdown file to write ('-' for stdout).")] = Path("leaderboard/README.md"),
     allow_mixed: Annotated[bool, typer.Option("--allow-mixed", help="Rank rows whose protocol differs from the baseline's.")] = False,
-    check: Annotated[bool, typer.Option("--check", help="Exit 1 if OUT differs from a fresh render.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if OUT differs from a fresh render; writes nothing.")] = False,
     allow_duplicates: Annotated[bool, typer.Option("--allow-duplicates", help="Exit 0 although two records claim the same run (neither is used either way).")] = False,
     html: Annotated[Optional[Path], typer.Option("--html", help="Also write the leaderboard page (self-contained HTML) here.")] = None,
 ) -> None:
-    """Render the leaderboard markdown (and a forest plot per suite) from the stored records."""
+    """Render the leaderboard markdown (and a forest plot per suite) from the stored records. Each
+    records folder's suite.json is first refreshed from its suite file where that file still exists
+    (a new description or statistics setting needs no retraining) and written back, wherever OUT is;
+    --check reads only."""
     from .analysis import analyse
     from .leaderboard import render_analyses
     from .results import write_text_atomic
@@ -151,7 +156,7 @@ def leaderboard(
     if str(out) != "-" and out.is_dir():
         _fail(f"--out {out}: is a folder; name the markdown file to write, e.g. {out / 'README.md'}")
     recs, problems, n_dup = _vetted_records(records_dir)
-    infos, info_problems = _suite_infos(records_dir)
+    infos, info_problems = _suite_infos(records_dir, write=not check)
     problems += info_problems
     for p in problems:
         typer.echo(f"warning: {p}", err=True)
@@ -237,7 +242,7 @@ def export(
     if out.exists() and not out.is_dir():
         _fail(f"--out {out}: is a file; name a folder for the tables")
     recs, problems, _ = _vetted_records(records_dir)
-    infos, info_problems = _suite_infos(records_dir)
+    infos, info_problems = _suite_infos(records_dir, write=False)
     for p in problems + info_problems:
         typer.echo(f"warning: {p}", err=True)
     try:

@@ -99,6 +99,27 @@ def test_suite_settings_reach_the_board_without_retraining(tiny_records, tmp_pat
     assert "A NEW DESCRIPTION" in text and "Bonferroni-adjusted" in text and "p (bonferroni)" in text
 
 
+def test_a_changed_suite_file_refreshes_suite_json_on_render_but_not_on_check_or_export(tiny_records, tmp_path):
+    copy = tmp_path / "records"
+    shutil.copytree(tiny_records, copy)
+    suite_file = tmp_path / "tiny.yaml"
+    suite_file.write_text(TINY.replace("description: tiny test suite", "description: A CHANGED SUITE FILE"))
+    info_path = copy / "tiny" / "suite.json"
+    info = json.loads(info_path.read_text())
+    info["file"] = str(suite_file)
+    info_path.write_text(json.dumps(info))
+    before = info_path.read_text()
+    board = tmp_path / "board.md"
+    for args in (["leaderboard", str(copy), "--out", str(board), "--check"],
+                 ["export", str(copy), "--out", str(tmp_path / "tables")]):
+        runner.invoke(cli.app, args)
+        assert info_path.read_text() == before, args  # read only
+    result = runner.invoke(cli.app, ["leaderboard", str(copy), "--out", str(board)])
+    assert result.exit_code == 0, result.output
+    assert "A CHANGED SUITE FILE" in board.read_text()
+    assert json.loads(info_path.read_text())["description"] == "A CHANGED SUITE FILE"
+
+
 def test_corrupt_and_invalid_records_are_reported_not_fatal(tiny_records, tmp_path):
     copy = tmp_path / "records"
     shutil.copytree(tiny_records, copy)
