@@ -519,7 +519,8 @@ def render_suite(a: SuiteAnalysis, figures: dict[str, str] | None = None) -> lis
         if cam and not d.localisation:  # real data: no masks to score, the heat maps still shown
             lines += [f"Grad-CAM figure of split seed 0 (its title says where the weights came from): [{cam}]({cam})", ""]
     lines += _aa_section(a)
-    lines += ["### Across data sets", "", _summary(a), ""]
+    if len(a.order) >= 2:  # an A/A suite has only its baseline left to rank
+        lines += ["### Across data sets", "", _summary(a), ""]
     return lines
 
 

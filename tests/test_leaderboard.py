@@ -317,3 +317,14 @@ def test_board_says_what_the_verdicts_alpha_refers_to(tiny_records):
     mixed = _overlap_prose(SimpleNamespace(provenance={"split_kinds": ["kfold", "stratified"]}))
     assert "disjoint folds" in kfold and "new patients" in kfold and "official test set" in official
     assert "this data set" in mixed and "disjoint folds" not in mixed
+
+
+def test_an_aa_only_suite_has_no_table_across_data_sets(tiny_records, tmp_path):
+    copy = tmp_path / "records"
+    shutil.copytree(tiny_records, copy)
+    assert "### Across data sets" in _render(copy)
+    for ds in ("phantom_ct", "phantom_mri"):
+        for v in ("se", "gc"):
+            shutil.rmtree(copy / "tiny" / ds / v)
+    text = _render(copy)
+    assert "none_b" in text and "### Across data sets" not in text  # only the baseline would be left to rank
