@@ -2,8 +2,8 @@
 (``python benchmarks/bench_smallmap.py [--avx2]``): ResNet-18 variants at the demo's setting
 (batch 32, 32 px) and the reference board's (batch 64, 64 px), channels_last fp32, SGD; the two
 models of each setting stepped in interleaved rounds (these machines drift); best of the rounds.
-``--avx2`` re-runs itself with ``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2`` (as on an
-AVX2-only CPU). JSON saved under benchmarks/results/."""
+``--avx2`` re-runs itself with ``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
+MKL_ENABLE_INSTRUCTIONS=AVX2`` (as on an AVX2-only CPU). JSON saved under benchmarks/results/."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 SETTINGS = [(32, 32), (64, 64)]  # (batch, image px)
 VARIANTS = ["none", "se", "cbam", "gc"]
 

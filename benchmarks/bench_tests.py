@@ -1,7 +1,7 @@
 """``make test`` timed in this checkout against another (``python benchmarks/bench_tests.py --before
 OLD_CHECKOUT [--avx2]``): each side's own ``make test`` with its own code on ``PYTHONPATH``,
 interleaved A B A B, optionally with AVX2 forced (``ATEN_CPU_CAPABILITY=avx2
-ONEDNN_MAX_CPU_ISA=AVX2``, as on an AVX2-only CPU). Per command: wall time, pytest's own time and
+ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2``, as on an AVX2-only CPU). Per command: wall time, pytest's own time and
 its pass/skip/fail counts. JSON saved under benchmarks/results/."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"}
+AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
 
 
 def one(checkout: Path, avx2: bool) -> dict:

@@ -111,7 +111,9 @@ def isa_label(isa: dict | None) -> str:
     if not isinstance(isa, dict) or not isa:
         return "instruction set not recorded"
     conv = str(isa.get("onednn_fp32_conv") or "?")
-    return f"ATen {isa.get('aten') or '?'}, oneDNN {conv.split(':')[-1]}"
+    caps = isa.get("caps") if isinstance(isa.get("caps"), dict) else {}
+    mkl = f", MKL capped at {caps['MKL_ENABLE_INSTRUCTIONS']}" if caps.get("MKL_ENABLE_INSTRUCTIONS") else ""
+    return f"ATen {isa.get('aten') or '?'}, oneDNN {conv.split(':')[-1]}{mkl}"
 
 
 def arithmetic_of(rec: RunRecord) -> int | str:

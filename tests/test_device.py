@@ -84,8 +84,8 @@ def test_cpu_and_instruction_set_facts_are_learned_once_per_machine(monkeypatch,
     if device._cpu_identity() is None:
         pytest.skip("no /proc/cpuinfo: facts are not cached on this platform")
     monkeypatch.setenv("MEDATTN_CACHE", str(tmp_path))
-    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
-    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    for cap in device.ISA_CAPS:
+        monkeypatch.delenv(cap, raising=False)
     device._cpu_info.cache_clear()
     device.instruction_sets.cache_clear()
     first_name, first_isa = device.cpu_name(), device.instruction_sets()
@@ -114,3 +114,22 @@ def test_cpu_and_instruction_set_facts_are_learned_once_per_machine(monkeypatch,
     assert len(probes) == 1 and capped["caps"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"} and capped["onednn"] is None
     device._cpu_info.cache_clear()
     device.instruction_sets.cache_clear()
+
+
+def test_an_mkl_cap_is_recorded_and_named(monkeypatch, tmp_path):
+    """MKL computes the GEMMs (linear layers, the small-map weight gradient), so a cap on its
+    instruction set changes the arithmetic like an ATen or oneDNN cap: recorded and labelled."""
+    from medattn_bench.engine import device
+    from medattn_bench.results import isa_label
+
+    monkeypatch.setenv("MEDATTN_CACHE", str(tmp_path))
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "AVX2")
+    device.instruction_sets.cache_clear()
+    try:
+        isa = device.instruction_sets()
+        assert isa["caps"]["MKL_ENABLE_INSTRUCTIONS"] == "AVX2"
+        assert isa_label(isa).endswith(", MKL capped at AVX2")
+        assert "MKL" not in isa_label({**isa, "caps": {}})
+        assert device.probe_key(32) != (monkeypatch.delenv("MKL_ENABLE_INSTRUCTIONS") or device.probe_key(32))
+    finally:
+        device.instruction_sets.cache_clear()

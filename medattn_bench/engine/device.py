@@ -162,13 +162,18 @@ def _probe_cache() -> Path:
     return Path(os.environ.get("MEDATTN_CACHE") or Path.home() / ".cache" / "medattn_bench") / "device-probe.json"
 
 
+# The environment caps on the instruction sets torch computes with: ATen's kernels, oneDNN's, and
+# MKL's (its GEMMs: linear layers and the small-map weight gradient). All three set: as on an
+# AVX2-only CPU.
+ISA_CAPS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+
 # Bumped when the trainer's step changes what the probe would time (2: the small-map weight gradient).
 PROBE_VERSION = 2
 
 
 def probe_key(image_size: int) -> str:
     flags = ",".join(sorted(f for f in cpu_flags() if f.startswith(("avx", "amx", "fma"))))
-    isa = os.environ.get("ATEN_CPU_CAPABILITY", "") + "/" + os.environ.get("ONEDNN_MAX_CPU_ISA", "")
+    isa = "/".join(os.environ.get(k, "") for k in ISA_CAPS)
     return (f"{cpu_name()}|{flags}|{isa}|torch {torch.__version__}|{torch.get_num_threads()} threads|{image_size}px"
             f"|probe {PROBE_VERSION}")
 
@@ -240,13 +245,14 @@ def instruction_sets() -> dict:
     """The instruction sets this process computes with, which decide its fp32 arithmetic (the same
     config trained on AVX2 and on AVX-512 gives different models): ATen's vectorised kernels
     (torch.backends.cpu.get_cpu_capability) and oneDNN's, read from oneDNN's own verbose lines in a
-    child process with this environment (ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA caps included):
+    child process with this environment (ATEN_CPU_CAPABILITY / ONEDNN_MAX_CPU_ISA caps included; an
+    MKL_ENABLE_INSTRUCTIONS cap is recorded too, since MKL computes the small-map weight gradients):
     its ISA line and the kernel it picked for an fp32 3x3 convolution. About 1.3 s, once per machine,
     torch and caps (:func:`_cached_fact`)."""
     import subprocess
     import sys
 
-    caps = {k: os.environ[k] for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA") if k in os.environ}
+    caps = {k: os.environ[k] for k in ISA_CAPS if k in os.environ}
     out = {"aten": torch.backends.cpu.get_cpu_capability(), "onednn": None, "onednn_fp32_conv": None, "caps": caps}
 
     def probe() -> dict:
