@@ -522,6 +522,9 @@ def _recost(suite_file: Path, records: Path | None, overrides: list[str], plugin
     info = infos.get(s.name)
     if info is None or Path(info.folder) != folder:
         _fail(f"{folder}: no suite.json of suite {s.name!r}; run the suite first (or name its --records)")
+    if not overrides and info.overrides:  # the suite as it was run (e.g. a variant added with --set)
+        s = load_suite(suite_file, info.overrides)
+        typer.echo(f"with the overrides the suite was run with: {' '.join(info.overrides)}")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     if load > (s.train.threads or os.cpu_count() or 1) / 2:
         typer.echo(f"warning: load average {load:.1f} before measuring: other work shares the cores", err=True)
@@ -535,7 +538,11 @@ def _recost(suite_file: Path, records: Path | None, overrides: list[str], plugin
             tp = costs[a.key]["throughput"]
             typer.echo(f"{a.key}: train {tp['train_img_s']:.0f} img/s, {tp['train_ratio']:.2f}x {base.key if base else ''}"
                        f" [{tp['train_ratio_min']:.2f}, {tp['train_ratio_max']:.2f}]; load {tp['load_avg']:.1f}")
-        write_suite_info(folder, info.model_copy(update={"costs": costs}))
+        kept = {k: v for k, v in info.costs.items() if k not in costs}  # never drop a row it did not re-measure
+        if kept:
+            typer.echo(f"warning: kept the earlier cost rows of {', '.join(sorted(kept))}: not in the suite as given "
+                       "(name them with --set to re-measure them beside the others)", err=True)
+        write_suite_info(folder, info.model_copy(update={"costs": {**kept, **costs}}))
     typer.echo(f"wrote the cost rows of {len(costs)} variants to {folder / 'suite.json'}; run: make leaderboard")
 
 

@@ -216,6 +216,38 @@ def test_recost_remeasures_every_row_together(cost_records, tmp_path, capsys):
     assert f"{costs['se']['throughput']['train_ratio']:.2f}×" in rows["se"]
 
 
+@pytest.mark.slow
+def test_recost_keeps_rows_it_did_not_remeasure_and_applies_the_runs_overrides(cost_records, tmp_path, capsys):
+    """A variant added with --set when the suite ran is not in the suite file: recost re-applies the
+    overrides suite.json recorded, and never drops a cost row it did not measure again."""
+    import json
+    import shutil
+
+    from tests.test_cli import run_main
+
+    from medattn_bench.results import load_suite_infos
+
+    recs = tmp_path / "records"
+    shutil.copytree(cost_records / "records", recs)
+    code, out = run_main(capsys, "profile", "--recost", str(cost_records / "costtiny.yaml"), "--records",
+                         str(recs / "costtiny"), "--repeats", "3")
+    old_gc = load_suite_infos(recs)[0]["costtiny"].costs["gc"]
+    no_gc = tmp_path / "costtiny.yaml"
+    no_gc.write_text(COST_SUITE.replace(", {name: gc}]", "]"))
+    code, out = run_main(capsys, "profile", "--recost", str(no_gc), "--records", str(recs / "costtiny"), "--repeats", "3")
+    assert code == 0 and "kept the earlier cost rows of gc" in out, out
+    costs = load_suite_infos(recs)[0]["costtiny"].costs
+    assert set(costs) == {"none", "se", "gc"} and costs["gc"] == old_gc
+    info_path = recs / "costtiny" / "suite.json"
+    info = json.loads(info_path.read_text())
+    info["overrides"] = ["attention+=[{name: gc}]"]  # as if gc had been added on the command line
+    info_path.write_text(json.dumps(info))
+    code, out = run_main(capsys, "profile", "--recost", str(no_gc), "--records", str(recs / "costtiny"), "--repeats", "3")
+    assert code == 0 and "with the overrides the suite was run with" in out and "kept" not in out, out
+    costs = load_suite_infos(recs)[0]["costtiny"].costs
+    assert costs["gc"] != old_gc and costs["gc"]["throughput"]["baseline"] == "none"
+
+
 def test_static_cost_is_remembered_per_factory_and_hands_out_copies():
     from torch import nn
 
