@@ -112,7 +112,7 @@ class StaticCost:
 
 def static_cost(attention: str, hparams: dict | None = None, image_size: int = 224, num_classes: int = 2) -> StaticCost:
     """Parameters and MACs of ResNet-18 + ``attention`` at ``image_size``, with the attention share.
-    Remembered per process (a suite, a test session and ``blocks`` ask again for the same variants):
+    Remembered per process (a suite, a pytest run and ``blocks`` ask again for the same variants):
     keyed by the registered factory itself and its placement, so a block registered anew under the same
     name is counted anew."""
     entry = ATTENTION.entry(attention)
