@@ -13,11 +13,8 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"}
+from _common import AVX2, header, save
 SETTINGS = [(32, 32), (64, 64)]  # (batch, image px)
 VARIANTS = ["none", "se", "cbam", "gc"]
 
@@ -60,11 +57,7 @@ def main() -> None:
     args = ap.parse_args()
     if args.avx2 and os.environ.get("ATEN_CPU_CAPABILITY") != "avx2":
         raise SystemExit(subprocess.call([sys.executable, *sys.argv], env={**os.environ, **AVX2}))
-    from medattn_bench.engine.device import cpu_name, instruction_sets
-
-    out = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_name(),
-           "instruction_sets": instruction_sets(), "cores": os.cpu_count(), "avx2_forced": args.avx2,
-           "unit": "ms per training step (best of rounds)", "results": []}
+    out = {**header(args.avx2), "unit": "ms per training step (best of rounds)", "results": []}
     for batch, size in SETTINGS:
         for attention in VARIANTS:
             steps = {sm: stepper(attention, batch, size, sm) for sm in (False, True)}
@@ -79,10 +72,7 @@ def main() -> None:
                    "small_map_ms": round(best[True], 2), "ratio": round(best[True] / best[False], 3)}
             out["results"].append(row)
             print(json.dumps(row), flush=True)
-    stamp = f"{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}"
-    path = ROOT / "benchmarks" / "results" / f"smallmap-{'avx2-' if args.avx2 else ''}{stamp}.json"
-    path.write_text(json.dumps(out, indent=1) + "\n")
-    print(f"saved {path}")
+    save("smallmap", args.avx2, out)
 
 
 if __name__ == "__main__":
