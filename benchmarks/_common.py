@@ -19,8 +19,10 @@ AVX2 = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE
 def header(avx2: bool) -> dict:
     from medattn_bench.engine.device import cpu_name, instruction_sets
 
+    # instruction_sets: of this process; forced_caps: what the timed commands ran with
     return {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "cpu": cpu_name(),
-            "instruction_sets": instruction_sets(), "cores": os.cpu_count(), "avx2_forced": avx2}
+            "instruction_sets": instruction_sets(), "cores": os.cpu_count(), "avx2_forced": avx2,
+            "forced_caps": AVX2 if avx2 else {}}
 
 
 def save(prefix: str, avx2: bool, out: dict) -> None:

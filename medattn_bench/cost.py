@@ -16,7 +16,6 @@ import copy
 import json
 import math
 import statistics
-import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from functools import lru_cache
@@ -35,7 +34,7 @@ from .attention import ATTENTION
 from .engine.device import DeviceInfo
 from .engine.train import autocast
 from .models import attention_modules, resnet18
-from .timing import TIMER, time_calls
+from .timing import TIMER, time_calls, time_once
 
 _ELEMENTWISE = ["add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_", "sigmoid", "sigmoid_", "relu", "relu_",
                 "softmax", "exp", "tanh", "gelu", "silu", "silu_", "hardsigmoid", "hardswish", "neg", "rsub",
@@ -218,16 +217,6 @@ def _steps(attention: str, hparams: dict | None, image_size: int, batch_size: in
 INTERLEAVED = "time.perf_counter per call, round-robin over the baseline and the variants, accelerator synchronised"
 
 
-def _time_once(fn, cuda: bool) -> float:
-    if cuda:
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    fn()
-    if cuda:
-        torch.cuda.synchronize()
-    return time.perf_counter() - t0
-
-
 def _finish(tr: list[float], inf: list[float], batch_size: int, image_size: int, dev: DeviceInfo, timer: str,
             extra: dict) -> Throughput:
     import os
@@ -255,9 +244,9 @@ def measure_beside_baseline(variants: list[tuple[str, dict | None]], baseline: t
     baseline's step of that round: drift and neighbours hit all of them alike, and the baseline
     is timed once per round for all variants, not once per variant. The baseline's own entry, if
     it is among ``variants``, has ratio 1."""
-    if dev.device == "cuda":
-        torch.cuda.reset_peak_memory_stats()
     cuda = dev.device == "cuda"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
     steps = [_steps(baseline[0], baseline[1], image_size, batch_size, dev)]
     steps += [_steps(n, h, image_size, batch_size, dev) for n, h in variants]
     times: dict[str, list[list[float]]] = {}
@@ -266,7 +255,7 @@ def measure_beside_baseline(variants: list[tuple[str, dict | None]], baseline: t
         for fn in fns:
             for _ in range(max(warmup, 1)):
                 fn()
-        rounds = [[_time_once(fn, cuda) for fn in fns] for _ in range(max(repeats, 1))]
+        rounds = [[time_once(fn, cuda) for fn in fns] for _ in range(max(repeats, 1))]
         times["train" if kind == 0 else "infer"] = [list(col) for col in zip(*rounds)]  # per model, per round
     out = []
     base_tr, base_inf = times["train"][0], times["infer"][0]

@@ -30,4 +30,19 @@ def time_calls(fn, repeats: int, warmup: int) -> list[float]:
     return samples
 
 
+def time_once(fn, cuda: bool = False) -> float:
+    """Seconds of one call of ``fn`` (``time.perf_counter``; the accelerator synchronised around it):
+    the sample of one round when several models are timed in turn, where the Timer's own untimed
+    calls would double the work."""
+    import time
+
+    if cuda:
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    fn()
+    if cuda:
+        torch.cuda.synchronize()
+    return time.perf_counter() - t0
+
+
 TIMER = "torch.utils.benchmark.Timer (blocked_autorange, accelerator synchronised)"
