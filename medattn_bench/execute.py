@@ -145,18 +145,15 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
     """Train and evaluate one run; return its :class:`~medattn_bench.results.RunRecord`."""
     import torch
 
-    from . import __version__
     from .attention import ATTENTION
     from .cost import static_cost
     from .engine import TrainSettings, resolve_device, train_and_evaluate
-    from .engine.device import machine_summary
     from .engine.train import Augment
     from .errors import DataError, DivergedError, MedattnError
     from .metrics import calibration
     from .models import resnet18
-    from .models.smallmap import ARITHMETIC
     from .plugins import provenance
-    from .results import Metrics, RunInfo, RunRecord, TestScores, TimeInfo, git_info, protocol_part
+    from .results import Metrics, RunInfo, RunRecord, TestScores, TimeInfo, protocol_part
     from .stats import delong_ci
     from .suite import canonical_hash
 
@@ -194,8 +191,7 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
               "classes": list(data.classes), "meta": data.meta, "content_hash": content_hash_for(spec.dataset, data_root),
               "test_ids_hash": canonical_hash([data.ids[i] for i in test_idx]),
               "leakage": _leakage(data, spec.dataset.name, spec.split, spec.seed, train_idx, test_idx)},
-        env={"package_version": __version__, "git": git_info(), "machine": machine_summary(), "device": dev.to_dict(),
-             "torch_seed": spec.torch_seed, "arithmetic": ARITHMETIC},
+        env=_env(spec, dev),
         cost=spec.cost or {"static": static_cost(spec.attention.name, spec.attention.hparams, t.image_size).to_dict()},
     )
     train_s = None
@@ -231,12 +227,20 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
                                    wall_s=round(time.perf_counter() - t0, 3), train_s=train_s))
 
 
-def _failed_early(spec: RunSpec, started, t0: float, dev, failure: str):
-    """The record of a run that failed before training (no split, no model): config and reason."""
+def _env(spec: RunSpec, dev) -> dict[str, Any]:
+    """Where and with what a run was computed: package, commit, machine, device, seed, arithmetic."""
     from . import __version__
     from .engine.device import machine_summary
     from .models.smallmap import ARITHMETIC
-    from .results import RunInfo, RunRecord, TimeInfo, git_info, protocol_part
+    from .results import git_info
+
+    return {"package_version": __version__, "git": git_info(), "machine": machine_summary(), "device": dev.to_dict(),
+            "torch_seed": spec.torch_seed, "arithmetic": ARITHMETIC}
+
+
+def _failed_early(spec: RunSpec, started, t0: float, dev, failure: str):
+    """The record of a run that failed before training (no split, no model): config and reason."""
+    from .results import RunInfo, RunRecord, TimeInfo, protocol_part
     from .suite import canonical_hash
 
     return RunRecord(suite=spec.suite,
@@ -244,8 +248,7 @@ def _failed_early(spec: RunSpec, started, t0: float, dev, failure: str):
                                  hparams=spec.attention.hparams, seed=spec.seed, init_seed=spec.init_seed),
                      config=spec.config, config_hash=spec.config_hash,
                      protocol_hash=canonical_hash(protocol_part(spec.config)), status="failed", failure=failure,
-                     env={"package_version": __version__, "git": git_info(), "machine": machine_summary(),
-                          "device": dev.to_dict(), "torch_seed": spec.torch_seed, "arithmetic": ARITHMETIC},
+                     env=_env(spec, dev),
                      time=TimeInfo(started=started.isoformat(timespec="seconds"),
                                    finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                    wall_s=round(time.perf_counter() - t0, 3)))
