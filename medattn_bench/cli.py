@@ -287,8 +287,9 @@ def verify(
     data_root: DataRootOpt = None,
     plugin: PluginOpt = None,
 ) -> None:
-    """Re-train the runs that records describe, from their stored config, on this machine, and compare
-    the new test scores with the stored ones (what a maintainer runs on a plugin's pull request)."""
+    """Re-train the runs that records describe, from their stored config and arithmetic settings, on this
+    machine, and decide: identical; consistent (other settings, |ΔAUC| within 3 sd of the variant's AUC
+    over its folder's other runs); or not reproduced / not consistent / undecided (exit 1)."""
     from .verify import verify_record
 
     _plugins(plugin)
@@ -296,7 +297,7 @@ def verify(
     for path in records:
         if not path.is_file():
             _fail(f"{path}: no such record file")
-        v = verify_record(path, data_root)
+        v = verify_record(path, data_root, tuple(plugin or ()))
         typer.echo(v.line())
         bad += not v.ok
     if bad:

@@ -1,21 +1,57 @@
 """``medattn-bench verify RECORD...``: re-train the run a record describes, from its own stored
-config, on this machine, and set the new test scores beside the stored ones. On the same CPU model
-and instruction sets fp32 training is deterministic, so the scores must match bit for bit; on
-another CPU model or instruction set the models differ (even two AVX-512 CPUs: a Zen 4 and an AMX
-Xeon trained different full-MRI models from one config), and the AUC difference is shown beside
-the between-split spread of the same variant (the noise any single run carries anyway)."""
+config and with the arithmetic settings it names, on this machine, and decide.
+
+The rule (docs/records.md):
+
+- **identical**: the new test scores equal the stored ones bit for bit.
+- **not reproduced**: the scores differ although every setting that shapes the arithmetic is the
+  same here (CPU model, instruction sets and their caps, precision, memory format, threads, device,
+  torch, training arithmetic): fp32 training is deterministic there, so the record does not come
+  from the code and config it names. Exit 1.
+- otherwise some setting differs (the record's CPU is not this one, or it names a setting this
+  machine cannot reproduce), and the ΔAUC is judged against the spread of the same variant's AUC
+  over the other runs of its folder (other split seeds and initialisations): **consistent** when
+  |ΔAUC| <= ``K_SD`` sd, **not consistent** (exit 1) beyond it, **undecided** (exit 1) when the
+  folder holds fewer than two other runs to measure the spread on. What a record claims about its
+  machine can move it from the first test to the second, never past the bound.
+
+Re-training re-applies the record's precision, memory format and thread count instead of
+re-deciding them (an ``auto`` probe or the shell's thread count could pick others), and where the
+record was trained under instruction-set caps other than this shell's, it re-trains in a child
+process with the record's caps."""
 
 from __future__ import annotations
 
+import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .errors import RecordError
-from .results import RunRecord, arithmetic_of, load_records, read_record
+from .results import RunRecord, arithmetic_of, isa_label, load_records, read_record
+
+K_SD = 3.0  # the bound, in sd of the variant's AUC over the folder's other runs
+ISA_CAPS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
+
+
+def arithmetic_settings(rec: RunRecord) -> dict[str, object]:
+    """What shaped a record's arithmetic, as the record names it (None: not recorded)."""
+    env = rec.env if isinstance(rec.env, dict) else {}
+    dev = env.get("device") if isinstance(env.get("device"), dict) else {}
+    mach = env.get("machine") if isinstance(env.get("machine"), dict) else {}
+    isa = mach.get("isa") if isinstance(mach.get("isa"), dict) else {}
+    caps = isa.get("caps") if isinstance(isa.get("caps"), dict) else {}
+    return {"device": dev.get("device"), "CPU": mach.get("cpu"),
+            "instruction sets": isa_label(isa) if isa else None,
+            "instruction-set caps": ", ".join(f"{k}={v}" for k, v in sorted(caps.items())) or "none",
+            "precision": dev.get("dtype"), "channels_last": dev.get("channels_last"), "threads": dev.get("threads"),
+            "torch": dev.get("torch_version") or mach.get("torch"), "training arithmetic": arithmetic_of(rec)}
 
 
 @dataclass
@@ -24,58 +60,68 @@ class Verification:
     stored_auc: float
     new_auc: float
     max_score_diff: float
-    same_isa: bool
-    stored_isa: str
-    here_isa: str
-    split_sd: float  # sd of this variant's AUC over the other split seeds in the record's folder
-    stored_arithmetic: int | str = 1  # the training-arithmetic version of the record, and of this code
-    here_arithmetic: int | str = 1
+    differences: list[str]  # the settings that differ between the record and the re-training
+    spread_sd: float  # sd of this variant's AUC over the folder's other runs (nan: fewer than 2)
+    n_spread: int = 0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
         return self.max_score_diff == 0.0
 
     @property
-    def same_arithmetic(self) -> bool:
-        return self.stored_arithmetic == self.here_arithmetic
+    def delta(self) -> float:  # AUC points
+        return 100 * (self.new_auc - self.stored_auc)
+
+    @property
+    def verdict(self) -> str:
+        """identical / not reproduced / consistent / not consistent / undecided (module docstring)."""
+        if self.identical:
+            return "identical"
+        if not self.differences:
+            return "not reproduced"
+        if not np.isfinite(self.spread_sd):
+            return "undecided"
+        return "consistent" if abs(self.delta) <= K_SD * 100 * self.spread_sd else "not consistent"
 
     @property
     def ok(self) -> bool:
-        """Identical where the arithmetic is the same; any difference is acceptable across ISAs or
-        across training-arithmetic versions of the code."""
-        return self.identical or not (self.same_isa and self.same_arithmetic)
+        return self.verdict in ("identical", "consistent")
 
     def line(self) -> str:
         head = f"{self.path}: stored AUC {100 * self.stored_auc:.2f}, re-trained here {100 * self.new_auc:.2f}"
-        if self.identical:
-            return head + f": identical scores (bit for bit; {self.here_isa})"
-        delta = 100 * (self.new_auc - self.stored_auc)
-        spread = (f"; this variant's AUC varies by {100 * self.split_sd:.2f} points (sd) between split seeds"
-                  if np.isfinite(self.split_sd) else "")
-        if not self.same_arithmetic:
-            return (head + f": ΔAUC {delta:+.2f} points (trained under training arithmetic {self.stored_arithmetic}, "
-                    f"re-trained under {self.here_arithmetic}: this code sums some weight gradients in another order, "
-                    "so a different model is expected, as on another instruction set)" + spread)
-        if self.same_isa:
-            return (head + f": DIFFERENT scores on the same CPU and instruction sets ({self.here_isa}): ΔAUC {delta:+.2f} points, "
-                    f"largest score difference {self.max_score_diff:.3g}; the record does not come from the code and "
-                    "config it names, or the machine is not deterministic" + spread)
-        if self.stored_isa.endswith("not recorded"):  # before records named their instruction sets
-            return (head + f": ΔAUC {delta:+.2f} points (the record does not name its instruction sets; re-trained "
-                    f"with {self.here_isa}: on another instruction set different models are expected)" + spread)
-        return (head + f": ΔAUC {delta:+.2f} points (recorded on {self.stored_isa}, re-trained on {self.here_isa}: "
-                "another CPU model or instruction set computes fp32 differently, so different models are expected)"
-                + spread)
+        notes = "".join(f"; {n}" for n in self.notes)
+        v = self.verdict
+        if v == "identical":
+            return head + f": identical (scores equal bit for bit){notes}"
+        if v == "not reproduced":
+            return (head + f": NOT REPRODUCED: ΔAUC {self.delta:+.2f} points, largest score difference "
+                    f"{self.max_score_diff:.3g}, with every setting that shapes the arithmetic the same as the "
+                    f"record's; the record does not come from the code and config it names{notes}")
+        diff = "; ".join(self.differences)
+        if v == "undecided":
+            return (head + f": UNDECIDED: ΔAUC {self.delta:+.2f} points under other settings ({diff}), and its "
+                    f"folder holds {self.n_spread} other run(s) of this variant, too few to measure the spread the "
+                    f"difference is judged against (at least 2){notes}")
+        bound = K_SD * 100 * self.spread_sd
+        word = "consistent" if v == "consistent" else "NOT CONSISTENT"
+        return (head + f": {word}: ΔAUC {self.delta:+.2f} points under other settings ({diff}); the bound is "
+                f"{K_SD:g} sd of this variant's AUC over {self.n_spread} other runs = {bound:.2f} points{notes}")
 
 
 def spec_from_record(rec: RunRecord, path: Path):
-    """The RunSpec a record's stored config describes, writing nowhere near the record."""
+    """The RunSpec a record's stored config describes, with the record's own precision, memory
+    format, threads and device where it names them, writing nowhere near the record."""
     from .execute import RunSpec
     from .suite import AttentionSpec, CamSpec, DatasetSpec, SplitSpec, TrainSpec, canonical_hash
 
     c = rec.config
+    s = arithmetic_settings(rec)
     try:
         train = TrainSpec.model_validate(c["train"])
+        pinned = {k: v for k, v in (("precision", s["precision"]), ("channels_last", s["channels_last"]),
+                                    ("threads", s["threads"]), ("device", s["device"])) if v is not None}
+        train = TrainSpec.model_validate({**train.model_dump(), **pinned})
         spec = RunSpec(suite=rec.suite, dataset=DatasetSpec.model_validate(c["dataset"]),
                        attention=AttentionSpec.model_validate(c["attention"]), seed=c["seed"],
                        init_seed=c.get("init_seed", 0), train=train, split=SplitSpec.model_validate(c["split"]),
@@ -88,17 +134,65 @@ def spec_from_record(rec: RunRecord, path: Path):
     return spec
 
 
-def _split_sd(rec: RunRecord) -> float:
-    folder = Path(rec.path).parent
-    recs, _ = load_records(folder)
-    aucs = [r.metrics.auc for r in recs if r.ok and r.run.init_seed == rec.run.init_seed]
-    return statistics.stdev(aucs) if len(aucs) > 2 else float("nan")
+def _spread(rec: RunRecord, path: Path) -> tuple[float, int]:
+    """sd of the variant's AUC over the other ok runs of the record's folder (same protocol)."""
+    recs, _ = load_records(Path(path).parent)
+    me = (rec.run.seed, rec.run.init_seed)
+    aucs = [r.metrics.auc for r in recs if r.ok and r.metrics is not None and r.protocol_hash == rec.protocol_hash
+            and (r.run.seed, r.run.init_seed) != me]
+    return (statistics.stdev(aucs) if len(aucs) >= 2 else float("nan")), len(aucs)
 
 
-def verify_record(path: Path, data_root: str | None = None) -> Verification:
-    from .engine.device import instruction_sets, isa_label
+def _recorded_caps(rec: RunRecord) -> dict[str, str] | None:
+    mach = rec.env.get("machine") if isinstance(rec.env.get("machine"), dict) else {}
+    isa = mach.get("isa") if isinstance(mach.get("isa"), dict) else {}
+    caps = isa.get("caps")
+    return {k: str(v) for k, v in caps.items() if k in ISA_CAPS} if isinstance(caps, dict) else None
+
+
+def _retrain_here(spec, data_root: str | None) -> RunRecord:
+    import torch
+
     from .execute import execute_run
 
+    threads = torch.get_num_threads()
+    try:
+        return execute_run(spec, data_root)
+    finally:
+        torch.set_num_threads(threads)  # verify re-applied the record's; the caller keeps its own
+
+
+def _retrain_in_child(spec, data_root: str | None, caps: dict[str, str], plugins: tuple[str, ...]) -> RunRecord:
+    """Re-train in a fresh process whose instruction-set caps are the record's (they are read when
+    torch starts, so this process cannot take them on)."""
+    env = {k: v for k, v in os.environ.items() if k not in ISA_CAPS}
+    env.update(caps)
+    if spec.train.threads:
+        env["OMP_NUM_THREADS"] = str(spec.train.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        job, out = Path(tmp) / "spec.json", Path(tmp) / "record.json"
+        job.write_text(json.dumps({"spec": spec.model_dump(mode="json"), "data_root": data_root,
+                                   "plugins": list(plugins), "out": str(out)}))
+        res = subprocess.run([sys.executable, "-m", "medattn_bench.verify", str(job)], env=env,
+                             capture_output=True, text=True)
+        if res.returncode != 0 or not out.is_file():
+            last = (res.stderr.strip().splitlines() or ["(no output)"])[-1]
+            raise RecordError(f"{spec.path}: re-training under the record's caps ({caps}) failed: {last}")
+        return RunRecord.model_validate_json(out.read_text())
+
+
+def _child(job_file: str) -> None:
+    from .execute import RunSpec, execute_run
+    from .plugins import load_plugins
+
+    job = json.loads(Path(job_file).read_text())
+    load_plugins(job["plugins"])
+    rec = execute_run(RunSpec.model_validate(job["spec"]), job["data_root"])
+    Path(job["out"]).write_text(rec.model_dump_json())
+
+
+def verify_record(path: Path | RunRecord, data_root: str | None = None,
+                  plugins: tuple[str, ...] = ()) -> Verification:
     rec = read_record(path) if isinstance(path, Path) else path
     if not rec.ok:
         raise RecordError(f"{path}: a failed run has no scores to verify")
@@ -107,21 +201,28 @@ def verify_record(path: Path, data_root: str | None = None) -> Verification:
     problems = record_problems(rec)
     if problems:
         raise RecordError(f"{path}: not verified: {'; '.join(problems)}")
+    caps = _recorded_caps(rec)
+    here_caps = {k: os.environ[k] for k in ISA_CAPS if k in os.environ}
+    notes = []
     with tempfile.TemporaryDirectory() as tmp:
         spec = spec_from_record(rec, Path(tmp) / "verify.json")
-        new = execute_run(spec, data_root)
+        if caps is not None and caps != here_caps:
+            new = _retrain_in_child(spec, data_root, caps, plugins)
+            notes.append(f"re-trained in a child process under the record's caps ({', '.join(caps) or 'none'})")
+        else:
+            new = _retrain_here(spec, data_root)
     if not new.ok:
         raise RecordError(f"{path}: the re-trained run failed here: {new.failure}")
     if new.test.ids != rec.test.ids:
         raise RecordError(f"{path}: re-training here tested other cases (the data differ: content hash "
                           f"{new.data.get('content_hash')} here, {rec.data.get('content_hash')} in the record)")
-    # the same arithmetic needs the same CPU model as well as the same instruction sets: the full-MRI
-    # split-0 models re-trained on an AMX Xeon with AVX-512 kernels differed from a Zen 4's
-    from .engine.device import cpu_name
-
-    stored_isa = f"{rec.env.get('machine', {}).get('cpu')}: {isa_label(rec.env.get('machine', {}).get('isa'))}"
-    here_isa = f"{cpu_name()}: {isa_label(instruction_sets())}"
+    stored, here = arithmetic_settings(rec), arithmetic_settings(new)
+    differences = [f"{k} {here[k]} here, {'not recorded' if stored[k] is None else stored[k]} in the record"
+                   for k in stored if stored[k] != here[k] or stored[k] is None]
     diff = float(np.max(np.abs(np.asarray(new.test.scores) - np.asarray(rec.test.scores))))
-    return Verification(str(path), rec.metrics.auc, new.metrics.auc, diff,
-                        stored_isa == here_isa and not stored_isa.endswith("not recorded"), stored_isa, here_isa,
-                        _split_sd(rec), arithmetic_of(rec), arithmetic_of(new))
+    sd, n = _spread(rec, Path(rec.path or path))
+    return Verification(str(path), rec.metrics.auc, new.metrics.auc, diff, differences, sd, n, notes)
+
+
+if __name__ == "__main__":  # the child of _retrain_in_child
+    _child(sys.argv[1])

@@ -295,11 +295,22 @@ def test_run_exits_non_zero_when_a_run_failed_and_too_small_splits_are_recorded(
 
 
 def test_verify_retrains_a_record_identically_and_catches_a_doctored_one(records, capsys):
+    import torch
     from tests.test_cli import run_main
 
     target = records / "trust" / "phantom_ct" / "se" / "seed1.json"
-    code, out = run_main(capsys, "verify", str(target))
-    assert code == 0 and "identical scores (bit for bit" in out, out
+    recorded = json.loads(target.read_text())["env"]["device"]["threads"]
+    # the shell's thread count is not the record's: verify must re-apply the record's (on a Zen 3 a
+    # 1-thread and a 2-thread run of one config give other models), and leave the caller's alone
+    before = torch.get_num_threads()
+    other = 2 if recorded == 1 else 1
+    torch.set_num_threads(other)
+    try:
+        code, out = run_main(capsys, "verify", str(target))
+        assert torch.get_num_threads() == other
+    finally:
+        torch.set_num_threads(before)
+    assert code == 0 and "identical (scores equal bit for bit)" in out, out
     # scores shifted by a monotone map keep the AUC, so no consistency check can see it; re-training does
     data = json.loads(target.read_text())
     data["test"]["scores"] = [s * 0.5 for s in data["test"]["scores"]]
@@ -309,28 +320,108 @@ def test_verify_retrains_a_record_identically_and_catches_a_doctored_one(records
     target.write_text(json.dumps(data))
     assert _unused(records) == {}
     code, out = run_main(capsys, "verify", str(target))
-    assert code == 1 and "DIFFERENT scores on the same CPU and instruction sets" in out, out
+    assert code == 1 and "NOT REPRODUCED" in out and "every setting that shapes the arithmetic the same" in out, out
 
 
-def test_verify_expects_another_model_from_another_training_arithmetic(records, tmp_path, capsys):
+def test_verify_re_applies_the_records_settings_instead_of_deciding_them(records, monkeypatch):
+    """precision and memory format 'auto' in the config, resolved values in env.device: re-training
+    takes the resolved ones and the record's threads (no probe, no shell default)."""
+    import medattn_bench.execute as execute
+    from medattn_bench.verify import verify_record
+
+    target = records / "trust" / "phantom_ct" / "se" / "seed0.json"
+    data = json.loads(target.read_text())
+    dev = data["env"]["device"]
+    seen = {}
+    real = execute.execute_run
+
+    def spy(spec, data_root=None, *a, **k):
+        seen.update(precision=spec.train.precision, channels_last=spec.train.channels_last, threads=spec.train.threads)
+        return real(spec, data_root, *a, **k)
+
+    monkeypatch.setattr(execute, "execute_run", spy)
+    v = verify_record(target)
+    assert data["config"]["train"]["precision"] == "auto"
+    assert seen == {"precision": dev["dtype"], "channels_last": dev["channels_last"], "threads": dev["threads"]}
+    assert v.verdict == "identical" and v.differences == [], v.line()
+
+
+@pytest.mark.parametrize("delta, sd, n, diffs, verdict", [
+    (0.0, 0.05, 4, [], "identical"),
+    (-75.0, 0.05, 4, [], "not reproduced"),
+    (-75.0, 0.05, 4, ["CPU a here, b in the record"], "not consistent"),
+    (-9.0, 0.0498, 4, ["CPU a here, b in the record"], "consistent"),  # the demo across machines
+    (-15.0, 0.0498, 4, ["CPU a here, b in the record"], "not consistent"),
+    (-1.0, float("nan"), 1, ["CPU a here, b in the record"], "undecided"),
+])
+def test_verify_rule(delta, sd, n, diffs, verdict):
+    from medattn_bench.verify import K_SD, Verification
+
+    v = Verification("r.json", 0.80, 0.80 + delta / 100, 0.0 if verdict == "identical" else 0.3, diffs, sd, n)
+    assert v.verdict == verdict, v.line()
+    assert v.ok == (verdict in ("identical", "consistent"))
+    assert verdict.upper() in v.line().upper()
+    if verdict in ("consistent", "not consistent"):
+        assert f"{K_SD * 100 * sd:.2f} points" in v.line()
+
+
+@pytest.mark.parametrize("claim", [
+    {"machine": {"cpu": "Intel(R) Xeon(R) Platinum 8480+", "isa": {"aten": "AVX512", "onednn_fp32_conv": "brg:avx512_core"}}},
+    {"machine": {"cpu": "Some CPU"}},  # names no instruction set
+    {"arithmetic": 1},
+    {"arithmetic": 99},
+])
+def test_verify_cannot_be_argued_out_of_its_verdict_by_the_record(records, capsys, monkeypatch, claim):
+    """A forged record (scores and labels made consistent, so every read-time check passes) that
+    also claims another machine or arithmetic is judged against the variant's spread, never excused."""
+    from tests.test_cli import run_main
+
+    import numpy as np
+
+    import medattn_bench.verify as verify
+    from medattn_bench.metrics import calibration
+    from medattn_bench.stats import delong_ci
+
+    target = records / "trust" / "phantom_ct" / "se" / "seed1.json"
+    data = json.loads(target.read_text())
+    labels = data["test"]["labels"]
+    data["test"]["scores"] = [0.9 if y == 1 else 0.1 for y in labels]  # a perfect forged model
+    ci = delong_ci(np.asarray(labels), np.asarray(data["test"]["scores"]))
+    data["metrics"].update(auc=ci.auc, auc_ci_delong=ci.to_dict(), **calibration(labels, data["test"]["scores"]))
+    for k, v in claim.items():
+        data["env"][k] = {**data["env"][k], **v} if isinstance(v, dict) else v
+    target.write_text(json.dumps(data))
+    assert _unused(records) == {}, "the forgery must pass every read-time check"
+    monkeypatch.setattr(verify, "_spread", lambda rec, path: (0.02, 4))  # a variant whose AUC varies by 2 points
+    code, out = run_main(capsys, "verify", str(target))
+    assert code == 1 and "NOT CONSISTENT" in out and "the bound is 3 sd" in out, out
+
+
+def test_verify_expects_another_model_from_another_training_arithmetic(records, capsys):
     """A record trained before records named their training arithmetic (version 1: oneDNN's weight
-    gradients everywhere) is not expected to re-train bit for bit under this code's version."""
+    gradients everywhere) is not expected to re-train bit for bit under this code's version; its
+    difference is judged against the variant's spread over the folder's other runs."""
     from tests.test_cli import run_main
 
     from medattn_bench.models.smallmap import ARITHMETIC
 
-    data = json.loads((records / "trust" / "phantom_ct" / "se" / "seed0.json").read_text())
+    target = records / "trust" / "phantom_ct" / "se" / "seed0.json"
+    data = json.loads(target.read_text())
     assert data["env"]["arithmetic"] == ARITHMETIC == 2
     del data["env"]["arithmetic"]
     data["test"]["scores"] = [s * 0.99 for s in data["test"]["scores"]]  # as a differently trained model
     from medattn_bench.metrics import calibration
 
     data["metrics"].update(calibration(data["test"]["labels"], data["test"]["scores"]))
-    target = tmp_path / "old" / "phantom_ct" / "se" / "seed0.json"
-    target.parent.mkdir(parents=True)
     target.write_text(json.dumps(data))
     code, out = run_main(capsys, "verify", str(target))
-    assert code == 0 and "trained under training arithmetic 1, re-trained under 2" in out, out
+    assert code == 0 and ": consistent: ΔAUC +0.00 points" in out, out
+    assert "training arithmetic 2 here, 1 in the record" in out and "over 2 other runs" in out, out
+    alone = records / "alone" / "phantom_ct" / "se" / "seed0.json"
+    alone.parent.mkdir(parents=True)
+    shutil.copy(target, alone)
+    code, out = run_main(capsys, "verify", str(alone))
+    assert code == 1 and "UNDECIDED" in out and "holds 0 other run(s)" in out, out
 
 
 def test_more_bad_input_is_one_line(tmp_path, capsys):
@@ -409,3 +500,26 @@ def test_the_board_names_the_training_arithmetic_so_a_mixed_data_set_shows_two_m
     assert machine_label(rec).endswith(", arithmetic 2)")
     old = rec.model_copy(update={"env": {k: v for k, v in rec.env.items() if k != "arithmetic"}})
     assert "arithmetic" not in machine_label(old) and machine_label(old) != machine_label(rec)
+
+
+@pytest.mark.slow
+def test_verify_re_trains_under_the_records_instruction_set_caps(tmp_path, capsys):
+    """A record trained with ATen capped (another arithmetic than this shell's) is re-trained in a
+    child process under the record's caps, and so verifies bit for bit."""
+    import subprocess
+    import sys
+
+    from tests.test_cli import run_main
+
+    suite = tmp_path / "capped.yaml"
+    suite.write_text(SUITE.replace("name: trust", "name: capped").replace("{name: se}", "{name: cbam}")
+                     .replace("seeds: [0, 1, 2]", "seeds: [0]"))
+    env = {**os.environ, "ATEN_CPU_CAPABILITY": "default", "OMP_NUM_THREADS": "1"}
+    res = subprocess.run([sys.executable, "-m", "medattn_bench", "run", str(suite), "--records", str(tmp_path / "rec"),
+                          "--no-progress"], env=env, capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    target = tmp_path / "rec" / "phantom_ct" / "cbam" / "seed0.json"
+    assert json.loads(target.read_text())["env"]["machine"]["isa"]["caps"] == {"ATEN_CPU_CAPABILITY": "default"}
+    assert "ATEN_CPU_CAPABILITY" not in os.environ
+    code, out = run_main(capsys, "verify", str(target))
+    assert code == 0 and "identical" in out and "child process under the record's caps" in out, out
