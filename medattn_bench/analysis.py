@@ -16,6 +16,7 @@ from scipy import stats as sps
 
 from .errors import RecordError
 from .results import RunRecord, SuiteInfo, machine_label
+from .stable import stabilise
 from .stats import (Comparison, PairedRun, Power, RankSummary, Verdict, adjust_pvalues, case_bootstrap_p, min_detectable,
                     paired_comparison, random_effects, rank_variants, split_bootstrap, split_bootstrap_deltas, split_delta,
                     split_t, tost_p, variance_growth, verdict)
@@ -454,7 +455,7 @@ def _provenance(records: list[RunRecord]) -> dict[str, Any]:
     machines: Counter = Counter()
     for r in records:
         d = r.env.get("device", {})
-        machines[f"{machine_label(r)}, {d.get('threads')} threads, torch {d.get('torch_version')}"] += 1
+        machines[f"{machine_label(r)}, torch {d.get('torch_version')}"] += 1
     dates = sorted(r.time.finished[:10] for r in records)
     return {"machines": machines.most_common(), "dates": (dates[0], dates[-1]),
             "commits": sorted({(r.env.get("git", {}).get("commit") or "unknown")[:10] for r in records}),
@@ -709,11 +710,13 @@ def _order(datasets: dict[str, dict[str, dict]], baseline: str, aa: set[tuple[st
 
 
 def analyse(records: list[RunRecord], infos: dict[str, SuiteInfo], allow_mixed: bool = False) -> list[SuiteAnalysis]:
-    """Every suite in ``records``, sorted by name."""
+    """Every suite in ``records``, sorted by name, every float rounded past machine noise
+    (:func:`~medattn_bench.stable.stabilise`)."""
     grouped = group(records)
     out = [analyse_suite(name, grouped[name], infos.get(name), allow_mixed) for name in sorted(grouped)]
     by_name = {a.name: a for a in out}
     for a in out:
         if a.info.check_against:
             a.checks = _checks(a, by_name.get(a.info.check_against), grouped, a.settings)
-    return out
+    # what every renderer prints must not depend on the last bits of a float (see stable.py)
+    return [stabilise(a) for a in out]

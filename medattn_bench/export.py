@@ -11,6 +11,7 @@ from typing import Any
 
 from .analysis import TESTS, SuiteAnalysis
 from .results import isa_label, machine_label
+from .stable import stable_float
 
 # column -> description (README "Exports" lists these)
 RUN_COLUMNS = {
@@ -47,6 +48,11 @@ def _mean(values: Any) -> float:
     return sum(vals) / len(vals) if vals else math.nan
 
 
+def _stable(row: dict[str, Any]) -> dict[str, Any]:
+    """Floats as every CPU computes them alike (the points scaling included; see stable.py)."""
+    return {k: stable_float(v) if isinstance(v, float) else v for k, v in row.items()}
+
+
 def run_rows(analyses: list[SuiteAnalysis]) -> list[dict[str, Any]]:
     rows = []
     for a in analyses:
@@ -61,7 +67,7 @@ def run_rows(analyses: list[SuiteAnalysis]) -> list[dict[str, Any]]:
                     static, tp = cost.get("static") or {}, cost.get("throughput") or {}
                     ci = (m.auc_ci_delong if m else {}) or {}
                     mach = r.env.get("machine", {}) if isinstance(r.env.get("machine"), dict) else {}
-                    rows.append({
+                    rows.append(_stable({
                         "suite": a.name, "dataset": ds, "variant": v, "attention": r.run.attention,
                         "split_seed": seed, "init_seed": init, "status": r.status,
                         "auc": _pct(m.auc) if m else math.nan, "auc_lo": _pct(ci.get("lo")), "auc_hi": _pct(ci.get("hi")),
@@ -76,7 +82,7 @@ def run_rows(analyses: list[SuiteAnalysis]) -> list[dict[str, Any]]:
                         "commit": ((r.env.get("git") or {}).get("commit") or "")[:10],
                         "content_hash": r.data.get("content_hash"), "failure": r.failure or "",
                         "record": r.path or "",
-                    })
+                    }))
     return rows
 
 
@@ -91,7 +97,7 @@ def comparison_rows(analyses: list[SuiteAnalysis]) -> list[dict[str, Any]]:
                     continue
                 c = row.decisive
                 claim = claims.get((ds, v))
-                rows.append({
+                rows.append(_stable({
                     "suite": a.name, "dataset": ds, "variant": v, "baseline": a.baseline, "n_splits": c.n_splits,
                     "test": TESTS[a.settings.test], "delta": 100 * c.delta, "delta_lo": 100 * c.ci_lo,
                     "delta_hi": 100 * c.ci_hi, "ci_level": c.level, "p": c.p, "p_adj": row.p_adj,
@@ -100,7 +106,7 @@ def comparison_rows(analyses: list[SuiteAnalysis]) -> list[dict[str, Any]]:
                     "mde": 100 * d.power.mde if d.power is not None and math.isfinite(d.power.mde) else math.nan,
                     "paper_delta": claim.reported_delta if claim else math.nan,
                     "paper_claim": claim.status if claim else "",
-                })
+                }))
     return rows
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from .analysis import SuiteAnalysis
 from .export import comparison_rows, run_rows
+from .stable import stable_float
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1200px;padding:0 16px;
@@ -52,7 +53,8 @@ def _num(x: Any, digits: int = 1, signed: bool = False) -> tuple[str, str]:
     """(shown text, sort key) of a number; '–' and an empty key when missing."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "–", ""
-    return (f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"), repr(float(x))
+    x = stable_float(x)  # the sort key too: a fresh render on another CPU must write the same page
+    return (f"{x:+.{digits}f}" if signed else f"{x:.{digits}f}"), repr(x)
 
 
 def _table(headers: list[str], rows: list[list[Any]], attrs: dict[str, str] | None = None) -> str:
@@ -102,7 +104,7 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
             v = c.verdict
             rows.append([c.dataset, c.variant, _num(c.reported_delta, 2, True) + ("num",),
                          (f"{100 * v.delta:+.1f} [{100 * v.ci_lo:+.1f}, {100 * v.ci_hi:+.1f}]" if v else "–",
-                          repr(100 * v.delta) if v else "", "num"),
+                          repr(stable_float(100 * v.delta)) if v else "", "num"),
                          (c.outcome, None, c.outcome), c.status])
         body += [f'<section data-suite="{escape(a.name)}"><h2 id="findings-{escape(a.name)}">What the study claimed, '
                  f"what this benchmark finds (suite {escape(a.name)})</h2>",

@@ -3,6 +3,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -328,3 +329,50 @@ def test_an_aa_only_suite_has_no_table_across_data_sets(tiny_records, tmp_path):
             shutil.rmtree(copy / "tiny" / ds / v)
     text = _render(copy)
     assert "none_b" in text and "### Across data sets" not in text  # only the baseline would be left to rank
+
+
+def _edge(x: float) -> float:
+    """``x`` moved onto a rounding edge: its first three significant digits, then a 5 (0.2283 ->
+    0.2285, shown as 22.9 or 22.8 points at one decimal, depending on the last bit)."""
+    import math
+
+    if not math.isfinite(x) or x == 0:
+        return x
+    e = math.floor(math.log10(abs(x))) - 2
+    return math.copysign(round(abs(x) / 10 ** e) * 10 ** e + 0.5 * 10 ** e, x)
+
+
+def _renders_on_edge(folder: Path, tmp_path: Path, direction: float, stable: bool) -> tuple[str, str, str]:
+    """Markdown, page and export rows of ``folder``'s board with every statistic on a rounding edge
+    and then one ulp up (direction +inf) or down (-inf), as two CPUs' last bits could leave it."""
+    import numpy as np
+
+    from medattn_bench.analysis import analyse_suite, group
+    from medattn_bench.export import comparison_rows, run_rows
+    from medattn_bench.leaderboard import render_analyses
+    from medattn_bench.page import render_page
+    from medattn_bench.stable import map_floats, stabilise
+
+    recs, problems = load_records(folder)
+    infos, _ = load_suite_infos(folder)
+    grouped = group(recs)
+    analyses = [map_floats(analyse_suite(n, grouped[n], infos.get(n)), lambda x: float(np.nextafter(_edge(x), direction)))
+                for n in sorted(grouped)]
+    if stable:
+        analyses = [stabilise(a) for a in analyses]
+    rows = json.dumps([run_rows(analyses), comparison_rows(analyses)], default=str)
+    return render_analyses(analyses, problems), render_page(analyses, {}, tmp_path), rows
+
+
+def test_board_does_not_depend_on_the_last_bits_of_its_statistics(tiny_records, tmp_path):
+    """Two machines whose numpy sums in another order differ in a statistic's last bit; with every
+    statistic on a rounding edge, the board, the page and the exports still come out the same."""
+    up = _renders_on_edge(tiny_records, tmp_path, np.inf, stable=True)
+    down = _renders_on_edge(tiny_records, tmp_path, -np.inf, stable=True)
+    for a, b, what in zip(up, down, ("markdown", "page", "exports")):
+        assert a == b, what
+    # the check has teeth: without the analysis's rounding the markdown differs (the page and the
+    # exports round their own numbers too)
+    raw_up = _renders_on_edge(tiny_records, tmp_path, np.inf, stable=False)
+    raw_down = _renders_on_edge(tiny_records, tmp_path, -np.inf, stable=False)
+    assert raw_up[0] != raw_down[0]
