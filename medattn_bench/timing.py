@@ -6,6 +6,19 @@ from __future__ import annotations
 import torch
 
 
+def _timer_class():
+    """``torch.utils.benchmark.Timer``, imported without its noise: the package imports
+    ``torch.utils.cpp_extension`` (for C++ timing we never use), which logs "No CUDA runtime is
+    found" on every machine without CUDA. That one logger is quietened there, nothing else."""
+    import logging
+
+    if not torch.cuda.is_available():
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+    from torch.utils.benchmark import Timer
+
+    return Timer
+
+
 def time_calls(fn, repeats: int, warmup: int) -> list[float]:
     """Seconds per call of ``fn``: ``repeats`` samples (or a few more) after ``warmup`` calls.
 
@@ -14,8 +27,7 @@ def time_calls(fn, repeats: int, warmup: int) -> list[float]:
     the measurement (``blocked_autorange`` with ``min_run_time = remaining samples x`` that time).
     A call much faster than the timer's resolution is timed in blocks, each sample a block's mean.
     """
-    from torch.utils.benchmark import Timer
-
+    Timer = _timer_class()
     timer = Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
     first = timer.timeit(1)
     for _ in range(warmup - 3):

@@ -148,3 +148,21 @@ def test_profile_prints_cost(capsys):
     assert "attention 89,080" in result.output  # SE's parameters in the 8 blocks
     assert "uncounted   none" in result.output
     assert "train " in result.output and "img/s" in result.output
+
+
+def test_no_cuda_warning_on_a_cpu_only_machine(tmp_path):
+    """torch.utils.benchmark pulls in cpp_extension, whose import logs 'No CUDA runtime is found'
+    on a machine without CUDA; the timing loop must not show it to the user."""
+    import subprocess
+    import sys
+
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA machine has no such warning")
+    code = ("from medattn_bench.timing import time_calls\n"
+            "time_calls(lambda: None, repeats=2, warmup=1)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "No CUDA runtime" not in res.stderr + res.stdout, res.stderr
+    assert "cpp_extension" not in res.stderr, res.stderr
