@@ -125,7 +125,7 @@ def arithmetic_of(rec: RunRecord) -> int | str:
 
 def machine_label(rec: RunRecord) -> str:
     """The machine a record was computed on, as the board names it: device, instruction sets, precision,
-    and the training arithmetic where it is not the first (the same config under two versions, like on
+    memory format and threads (CPU), and the training arithmetic where it is not the first (the same config under two versions, like on
     two instruction sets, gives two models, so a data set that mixes them is marked like mixed machines)."""
     dev = rec.env.get("device", {}) if isinstance(rec.env.get("device"), dict) else {}
     mach = rec.env.get("machine", {}) if isinstance(rec.env.get("machine"), dict) else {}
@@ -133,7 +133,11 @@ def machine_label(rec: RunRecord) -> str:
     tail = "" if arith == 1 else f", arithmetic {arith}"
     if dev.get("device") == "cuda":
         return f"{dev.get('name')} (CUDA, {dev.get('dtype')}{tail})"
-    return f"{dev.get('name') or mach.get('cpu') or '?'} ({isa_label(mach.get('isa'))}, {dev.get('dtype')}{tail})"
+    # on a CPU the thread count and the memory format choose other kernels and summation orders (a
+    # 1-thread and a 2-thread run of one config differ on a Zen 3), so they name the arithmetic too
+    layout = ", channels_last" if dev.get("channels_last") else ""
+    return (f"{dev.get('name') or mach.get('cpu') or '?'} ({isa_label(mach.get('isa'))}, {dev.get('dtype')}{layout}, "
+            f"{dev.get('threads')} threads{tail})")
 
 
 def record_path(records_dir: Path, dataset: str, variant: str, seed: int, init_seed: int = 0) -> Path:
