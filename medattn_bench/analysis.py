@@ -478,6 +478,7 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
     aa: list[AAResult] = []
     spread: dict[str, tuple[float, int]] = {}  # pooled sd of per-split ΔAUC, splits
     power_runs: dict[str, list[PairedRun]] = defaultdict(list)  # the splits behind each data set's power line
+    parts: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for ds_name, variants in sorted(datasets.items()):
         base = variants.get(baseline, {})
         ref = Counter(r.protocol_hash for r in base.values()).most_common(1)
@@ -503,6 +504,8 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
                 aa.append(_aa_result(ds_name, v, pr, st))
                 del comps[v]  # an A/A copy is a check of the tests, not a leaderboard row
                 continue
+            if seq is not None:  # the looks are walked on each split's (ΔAUC, DeLong variance), in seed order
+                parts[(ds_name, v)] = [split_delta(r) for r in pr]
             row.case_only = paired_comparison(pr, st.n_resamples, st.ci_level, st.ci_method, st.seed)
             row.decisive, row.secondary = _tests(pr, st)
             rows.append(row)
@@ -545,7 +548,7 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
         r.p_equiv_adj = float(q)
         r.equivalent = bool(np.isfinite(q) and q < st.alpha)
     if seq is not None:
-        _sequential_verdicts(out_ds, rows, windows, seq, st)
+        _sequential_verdicts(out_ds, rows, windows, seq, st, parts)
     # Power at the corrected alpha: Bonferroni, the most stringent Holm step.
     for ds_name, (sd, n_splits) in spread.items():
         out_ds[ds_name].power = min_detectable(sd, n_splits, st.alpha / max(m, 1), st.power,
@@ -582,44 +585,95 @@ def _sequential_window(datasets: dict, seq: SplitsSpec) -> tuple[dict, dict[str,
 
 
 def _sequential_verdicts(out_ds: dict[str, DatasetAnalysis], rows: list[ComparisonRow], windows: dict[str, int],
-                         seq: SplitsSpec, st: StatsSpec) -> None:
-    """Verdicts of a sequential suite: at look k a comparison is better / worse when its p is below
-    the look's nominal level from O'Brien-Fleming spending of α/m (Bonferroni over the suite's m
-    comparisons), equivalent when its TOST p is below the one-sided level of 2α/m; the shown
-    adjusted p is p · α / level, so '< α' decides as elsewhere. Then each data set's state."""
+                         seq: SplitsSpec, st: StatsSpec, parts: dict[tuple[str, str], list[tuple[float, float]]]) -> None:
+    """Verdicts of a sequential suite, the looks walked in order. At look k an open comparison is
+    better / worse when its p is below the look's nominal two-sided level for its share of α, and
+    equivalent when its TOST p is below the one-sided level for its share (``seq.spending`` spends
+    each share over the looks, ``stats.sequential_levels``); with ``seq.correction`` 'holm' the
+    share is α/m_open, m_open the suite's comparisons not yet concluded that way, so a conclusion at
+    any look passes its share on (Maurer & Bretz 2013), with 'bonferroni' α/m throughout. A
+    comparison keeps the verdict of the look where it concluded; a data set stops when all of its
+    comparisons have. The shown adjusted p is p · α / level, so '< α' decides as elsewhere.
+    benchmarks/sim_sequential.py checks the error rates of both rules by simulation."""
     from .stats import sequential_levels
 
     looks = seq.looks()
-    m = max(1, sum(r.decisive is not None for r in rows))
-    two = sequential_levels(st.alpha / m, looks)
-    one = tuple(x / 2 for x in sequential_levels(min(2 * st.alpha / m, 0.999), looks))
+    tested = [r for r in rows if r.decisive is not None and (r.dataset, r.variant) in parts]
+    m = max(1, len(tested))
+
+    def level(share_of: int, k: int, one_sided: bool) -> float:
+        j = m if seq.correction == "bonferroni" else max(1, share_of)
+        if one_sided:
+            return sequential_levels(min(2 * st.alpha / j, 0.999), looks, spending=seq.spending)[k] / 2
+        return sequential_levels(st.alpha / j, looks, spending=seq.spending)[k]
+
+    bw: dict[int, float] = {}  # id(row) -> the level it was rejected at (better / worse)
+    eq: dict[int, float] = {}  # ... (equivalent)
+    last: dict[int, tuple[int, Verdict, float]] = {}  # id(row) -> (look, verdict, TOST p) at its last look
+    stopped_at: dict[str, int] = {}
+    for k, n in enumerate(looks):
+        live = [r for r in tested if windows.get(r.dataset, 0) >= n and r.dataset not in stopped_at
+                and id(r) not in bw and id(r) not in eq]
+        for r in live:
+            full = parts[(r.dataset, r.variant)]
+            d = np.array(full[:n])
+            # on all of the window's splits the row's own verdict (with τ); earlier looks from the parts
+            v = r.decisive if n == len(full) == r.decisive.n_splits else _decisive_from_parts(d[:, 0], d[:, 1], st)
+            last[id(r)] = (k, v, tost_p(v, st.margin / 100))
+        for done, one_sided in ((bw, False), (eq, True)):
+            while True:
+                lvl = level(len(tested) - len(done), k, one_sided)
+                new = [r for r in live if id(r) not in bw and id(r) not in eq
+                       and (last[id(r)][2] if one_sided else last[id(r)][1].p) < lvl]
+                if not new:
+                    break
+                for r in new:
+                    done[id(r)] = lvl
+        for ds in {r.dataset for r in live}:
+            if all(id(r) in bw or id(r) in eq for r in tested if r.dataset == ds):
+                stopped_at[ds] = k
+    for r in rows:
+        if id(r) not in last:  # before its data set's first look nothing is decided
+            r.p_adj = r.p_equiv_adj = float("nan")
+            r.significant = r.equivalent = False
+            continue
+        k, v, pe = last[id(r)]
+        r.decisive, r.p_equiv = v, pe
+        two = bw.get(id(r), level(len(tested) - len(bw), k, False))
+        one = eq.get(id(r), level(len(tested) - len(eq), k, True))
+        r.significant, r.equivalent = id(r) in bw, id(r) in eq
+        r.p_adj = min(1.0, v.p * st.alpha / two) if two > 0 else 1.0
+        r.p_equiv_adj = min(1.0, pe * st.alpha / one) if one > 0 and np.isfinite(pe) else 1.0
     for ds, d in out_ds.items():
         n = windows.get(ds, 0)
-        k = looks.index(n) if n in looks else -1
-        for r in d.comparisons.values():
-            if r.decisive is None:
-                continue
-            if k < 0:  # before the first look nothing is decided
-                r.p_adj = r.p_equiv_adj = float("nan")
-                r.significant = r.equivalent = False
-                continue
-            r.p_adj = min(1.0, r.decisive.p * st.alpha / two[k]) if two[k] > 0 else 1.0
-            r.p_equiv_adj = min(1.0, r.p_equiv * st.alpha / one[k]) if one[k] > 0 and np.isfinite(r.p_equiv) else 1.0
-            r.significant = bool(r.decisive.p < two[k])
-            r.equivalent = bool(np.isfinite(r.p_equiv) and r.p_equiv < one[k])
-        tested = [r for r in d.comparisons.values() if r.decisive is not None]
-        concluded = bool(tested) and all(r.significant or r.equivalent for r in tested) and k >= 0
+        done_looks = [i for i, x in enumerate(looks) if x <= n]
+        k = stopped_at.get(ds, done_looks[-1] if done_looks else -1)
+        mine = [r for r in tested if r.dataset == ds]
         if k < 0:
             state, nxt = f"first look at {looks[0]} splits not reached", looks[0]
-        elif concluded:
-            state, nxt = "stopped: every comparison concluded", None
+        elif ds in stopped_at:
+            state, nxt = f"stopped at look {k + 1}: every comparison concluded", None
         elif n >= seq.max:
             state, nxt = f"stopped: the maximum of {seq.max} splits reached", None
         else:
             nxt = looks[k + 1]
             state = f"continues: next look at {nxt} splits"
-        d.sequential = {"look": k + 1, "looks": len(looks), "splits": n, "max": seq.max, "status": state,
-                        "next": nxt, "level": two[k] if k >= 0 else float("nan")}
+        open_share = len(tested) - len(bw)
+        # what an open comparison would need: splits for st.power to detect its observed Δ at the
+        # last look's level for its current share (exact noncentral t on its own per-split sd)
+        needs = {}
+        for r in mine:
+            if id(r) in bw or id(r) in eq or id(r) not in last:
+                continue
+            v = last[id(r)][1]
+            sd = float(np.std(v.per_split, ddof=1)) if len(v.per_split) > 1 else float("nan")
+            needs[r.variant] = min_detectable(sd, max(2, v.n_splits), level(open_share, len(looks) - 1, False),
+                                              st.power, target=max(abs(v.delta), 1e-4)).seeds_for_one_point
+        d.sequential = {"look": k + 1, "looks": len(looks), "splits": looks[k] if k >= 0 else 0, "max": seq.max,
+                        "status": state, "next": nxt, "level": level(open_share, k, False) if k >= 0 else float("nan"),
+                        "spending": seq.spending, "correction": seq.correction, "m": len(tested),
+                        "concluded": sum(id(r) in bw or id(r) in eq for r in mine), "comparisons": len(mine),
+                        "needs": needs}
 
 
 def claim_status(reported_delta: float, v: Verdict | None, significant: bool, equivalent: bool = False,

@@ -184,9 +184,24 @@ def sequential_line(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
     if not q["look"]:
         return (f"Sequential: {q['status']} (looks at {', '.join(map(str, _looks(a)))} splits; verdicts wait for "
                 "the first).")
-    return (f"Sequential: look {q['look']} of {q['looks']}, on {q['splits']} splits (at most {q['max']}); this "
-            f"look's two-sided level is {q['level']:.2g} (α/{a.n_comparisons} spent over the looks by "
-            f"O'Brien-Fleming; the adjusted p shown is p × α / level); {q['status']}.")
+    spend = {"obf": "O'Brien-Fleming", "linear": "linear spending (α·t)"}[q.get("spending", "obf")]
+    if q.get("correction", "bonferroni") == "holm":
+        share = (f"α shared by Holm over the suite's {q['m']} comparisons, a concluded one passing its share on, "
+                 f"each share spent over the looks by {spend}")
+    else:
+        share = f"α/{q['m']} (Bonferroni) spent over the looks by {spend}"
+    return (f"Sequential: look {q['look']} of {q['looks']}, on {q['splits']} splits (at most {q['max']}); "
+            f"{q['concluded']} of {q['comparisons']} comparisons concluded; the two-sided level for an open "
+            f"comparison at this look is {q['level']:.2g} ({share}; the adjusted p shown is p × α / level); "
+            f"{q['status']}." + _needs(q))
+
+
+def _needs(q: dict) -> str:
+    if not q.get("needs"):
+        return ""
+    cells = [f"{v} {n}" if n is not None else f"{v} > 500" for v, n in sorted(q["needs"].items())]
+    return (" Splits each open comparison would need for 80 % power to detect its observed ΔAUC at the last "
+            "look's level: " + ", ".join(cells) + ".")
 
 
 def _looks(a: SuiteAnalysis) -> tuple[int, ...]:
@@ -245,7 +260,32 @@ def findings_sentences(a: SuiteAnalysis) -> list[str]:
     elif n_inc:
         out.append(f"No variant is better, worse or equivalent (within {_margin(a)}) to the baseline in "
                    f"any of the {n_inc} comparisons: each is inconclusive with this suite's splits.")
+    seq = {ds: d.sequential for ds, d in sorted(a.datasets.items()) if d.sequential}
+    if seq:
+        by_state: dict[str, list[str]] = {}
+        for ds, q in seq.items():
+            by_state.setdefault(f"{q['status']} (look {q['look']}, {q['splits']} splits)"
+                                if q["look"] else q["status"], []).append(ds)
+        out.append("Sequential looks: " + "; ".join(f"{', '.join(v)}: {k}" for k, v in by_state.items()) + ".")
     return out
+
+
+def protocol_line(a: SuiteAnalysis, analyses: list[SuiteAnalysis], plain: bool = False) -> str:
+    """The protocol the findings speak of (the suite's own line), and what the suites that check
+    this one against another protocol found (``check_against``), beside the findings; markdown, or
+    ``plain`` text for the page."""
+    b, q = ("", "") if plain else ("**", "`")
+    parts = [f"{b}Protocol:{b} {a.info.protocol}"] if a.info.protocol else []
+    for other in analyses:
+        if other.info.check_against != a.name:
+            continue
+        for c in other.checks:
+            if c.verdict is not None:
+                v = c.verdict
+                parts.append(f"{b}Check{b} (suite {q}{other.name}{q}, same splits): {c.variant} on {c.dataset} "
+                             f"{_pts(v.delta)} [{_pts(v.ci_lo)}, {_pts(v.ci_hi)}] AUC points against this suite's "
+                             f"over {v.n_splits} splits.")
+    return " ".join(parts)
 
 
 def _findings(analyses: list[SuiteAnalysis], figures: dict[str, str] | None) -> list[str]:
@@ -263,7 +303,9 @@ def _findings(analyses: list[SuiteAnalysis], figures: dict[str, str] | None) -> 
                          {"equivalent": f"equivalent (±{a.settings.margin:g})"}.get(c.outcome, c.outcome), c.status])
         datasets = sorted({c.dataset for c in a.claims})
         out += [f"## What the study claimed, what this benchmark finds (suite `{a.name}`)", "",
-                " ".join(findings_sentences(a)), "",
+                " ".join(findings_sentences(a)), ""]
+        out += [f"{line}", ""] if (line := protocol_line(a, analyses)) else []
+        out += [
                 tabulate(rows, ["Data set", "Variant", "Paper ΔAUC (points)", f"Ours ΔAUC (points) [{level}% CI]",
                                 "Our verdict", "The paper's claim"], tablefmt="github", disable_numparse=True), ""]
         missing = sorted(set(a.info.paper_reference) - set(datasets))

@@ -502,11 +502,22 @@ def obf_spent(alpha: float, t: float) -> float:
     return float(2 * (1 - sps.norm.cdf(sps.norm.ppf(1 - alpha / 2) / np.sqrt(t)))) if t > 0 else 0.0
 
 
+def linear_spent(alpha: float, t: float) -> float:
+    """Power-family spending with ρ = 1 (Kim & DeMets 1987): α·t spent by information fraction t,
+    a Pocock-like share early on (a quarter of α at the first of four equal looks)."""
+    return float(alpha * min(max(t, 0.0), 1.0))
+
+
+SPENDING = {"obf": obf_spent, "linear": linear_spent}
+
+
 @functools.lru_cache(maxsize=256)
-def sequential_levels(alpha: float, looks: tuple[int, ...], paths: int = 200_000) -> tuple[float, ...]:
+def sequential_levels(alpha: float, looks: tuple[int, ...], paths: int = 200_000,
+                      spending: str = "obf") -> tuple[float, ...]:
     """Nominal two-sided levels for the t test over splits at each look (``looks``: the splits
     recorded at each, the last the maximum), whose overall two-sided error is ``alpha`` under
-    Lan-DeMets O'Brien-Fleming spending at information fractions S_k / S_max: look k rejects when
+    the ``spending`` function (:data:`SPENDING`: Lan-DeMets O'Brien-Fleming by default, or linear)
+    at information fractions S_k / S_max: look k rejects when
     its p < level k. The t statistics of normal per-split deltas are pivotal, so their joint null
     distribution over the looks is simulated once on ``paths`` seeded paths (deterministic
     levels; z boundaries applied to t tests on 4-19 df overshot α by 6 %); each look spends
@@ -521,7 +532,7 @@ def sequential_levels(alpha: float, looks: tuple[int, ...], paths: int = 200_000
         mean = csum[:, s_k - 1] / s_k
         var = (csq[:, s_k - 1] - s_k * mean**2) / (s_k - 1)
         p = 2 * sps.t.sf(np.abs(mean) / np.sqrt(var / s_k), s_k - 1)
-        target = obf_spent(alpha, s_k / n) - spent
+        target = SPENDING[spending](alpha, s_k / n) - spent
         k = int(round(target * paths))
         pk = np.sort(p[alive])
         level = float(pk[k - 1]) if 0 < k <= len(pk) else 0.0

@@ -167,13 +167,20 @@ class ExecutorSpec(_Strict):
 
 class SplitsSpec(_Strict):
     """A sequential suite: split seeds 0, 1, ... are added ``step`` at a time from ``min`` to
-    ``max``; after each look a data set stops when every comparison is better, worse or
-    equivalent. Repeated looks spend α (Lan-DeMets O'Brien-Fleming), so the error over all looks
-    stays at α."""
+    ``max``; after each look a comparison that is better, worse or equivalent stops, and a data set
+    stops when all of its comparisons have. Repeated looks spend α (``spending``), shared across the
+    comparisons by ``correction``, so the error over all looks and comparisons stays at α."""
 
     min: int = Field(5, ge=2, le=1000)
     max: int = Field(20, ge=2, le=1000)
     step: int = Field(5, ge=1, le=1000)
+    spending: Literal["obf", "linear"] = Field(
+        "obf", description="how each comparison's α is spent over the looks: obf (Lan-DeMets O'Brien-Fleming: "
+        "almost nothing early) or linear (α·t: a quarter at the first of four equal looks)")
+    correction: Literal["holm", "bonferroni"] = Field(
+        "holm", description="across the suite's comparisons: holm (each open comparison gets α/m_open, and a "
+        "conclusion at any look passes its share on: Maurer & Bretz 2013) or bonferroni (α/m throughout); "
+        "benchmarks/sim_sequential.py simulates both")
 
     @model_validator(mode="after")
     def _order(self) -> SplitsSpec:
@@ -187,12 +194,15 @@ class SplitsSpec(_Strict):
 
 
 class OutputSpec(_Strict):
-    records: str | None = Field(None, description="records folder; default leaderboard/records/<suite name>")
+    records: str | None = Field(None, min_length=1, pattern=r"\S",
+                                description="records folder; default leaderboard/records/<suite name>")
 
 
 class Suite(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
     description: str = ""
+    protocol: str = Field("", description="one line, shown beside the findings: this suite's protocol against the "
+                          "study's (what was scaled, and how far the board's conclusions reach)")
     plugins: list[str] = Field(default_factory=list, description="modules to import for attention blocks")
     data_root: str | None = None
     datasets: list[DatasetSpec] = Field(min_length=1)
