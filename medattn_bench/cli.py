@@ -63,6 +63,9 @@ def run(
     from .runner import parse_only, plan, run_suite
     from .suite import load_suite
 
+    if records is not None and str(records).strip() in ("", "."):
+        _fail(f"--records {str(records)!r}: name a records folder (e.g. leaderboard/records/my-suite); the "
+              "working directory itself would mix records with the project")
     if not dry_run:  # planning imports no model code (no torch, no plugin): a dry run answers at once
         _plugins(plugin)
     s = load_suite(suite, set_ or [], check=not dry_run, plugins_given=bool(plugin))
@@ -124,7 +127,8 @@ def _suite_infos(records_dir: Path, write: bool = True) -> tuple[dict, list[str]
             continue
         if s.name != name:
             continue
-        fresh = info.model_copy(update={"description": s.description.strip(), "stats": s.eval.stats.model_dump(),
+        fresh = info.model_copy(update={"description": s.description.strip(), "protocol": s.protocol.strip(),
+                                        "stats": s.eval.stats.model_dump(),
                                         "splits": s.splits.model_dump() if s.splits else None,
                                         "paper_reference": s.paper_reference, "check_against": s.check_against})
         if fresh != info:

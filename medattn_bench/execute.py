@@ -333,9 +333,10 @@ def run_and_store(spec: RunSpec, data_root: str | None = None, plugins: list[str
     job writes the same whole file again); True if the run succeeded. The entry point of pool
     workers and Slurm jobs, so it imports the plugins the suite named first."""
     from .plugins import discover_entry_points, load_plugins
-    from .results import read_record, write_record
+    from .results import inside_folder, read_record, write_record
 
     path = Path(spec.path)
+    inside_folder(path.parents[2], path)  # <records>/<data set>/<variant>/seedN.json: no link leads out
     if path.exists():  # a requeued or duplicated job whose run already finished: nothing to do
         try:
             done = read_record(path)

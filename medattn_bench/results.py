@@ -96,11 +96,12 @@ class SuiteInfo(_Model):
     file: str
     overrides: list[str] = Field(default_factory=list)
     description: str = ""
+    protocol: str = ""
     stats: dict[str, Any] = Field(default_factory=dict)
     paper_reference: dict[str, dict[str, float]] = Field(default_factory=dict)
     check_against: str | None = None
     costs: dict[str, dict[str, Any]] = Field(default_factory=dict)  # variant -> cost re-measured together
-    splits: dict[str, int] | None = None  # a sequential suite's min, max, step
+    splits: dict[str, int | str] | None = None  # a sequential suite's min, max, step, spending, correction
     folder: str | None = Field(None, exclude=True)  # records folder it was read from; never written
 
 
@@ -182,11 +183,59 @@ def _validation_line(err: ValidationError) -> str:
     return f"{loc}: {e['msg']}{more}"
 
 
+MAX_RECORD_BYTES = 32 * 2**20  # the largest record is about 0.1 MB (1,172 test scores); weights are kept apart
+
+
+def read_bounded(path: Path, limit: int = MAX_RECORD_BYTES) -> str:
+    """The text of a regular file of at most ``limit`` bytes, read without following a symbolic
+    link and without blocking (a FIFO or device named like a record is refused, not waited on);
+    raises ValueError with the reason."""
+    import stat
+
+    try:
+        st = os.lstat(path)
+    except OSError as exc:
+        raise ValueError(f"unreadable ({exc.strerror or exc})") from None
+    if stat.S_ISLNK(st.st_mode):
+        raise ValueError("a symbolic link; records are read only from regular files inside their folder")
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError("not a regular file (a folder, FIFO or device named like a record); not read")
+    if st.st_size > limit:
+        raise ValueError(f"{st.st_size} bytes, more than a record can hold ({limit} at most); not read")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(limit + 1)
+    except OSError as exc:
+        raise ValueError(f"unreadable ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise ValueError(f"more than {limit} bytes; not read")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"unreadable (UnicodeDecodeError: {exc})") from None
+
+
+def inside_folder(root: Path, path: Path) -> Path:
+    """``path``, checked to lie inside ``root`` once every symbolic link is resolved and not to be a
+    link itself: a records folder's writes never leave it. Raises RecordError (one line)."""
+    from .errors import RecordError
+
+    real_root = os.path.realpath(root)
+    real_parent = os.path.realpath(Path(path).parent)
+    if os.path.commonpath([real_root, real_parent]) != real_root:
+        raise RecordError(f"{path}: its folder leads outside the records folder {root} (through a symbolic link); "
+                          "nothing written. Replace the link with a real folder")
+    if os.path.islink(path):
+        raise RecordError(f"{path}: is a symbolic link; nothing written through it. Remove it")
+    return Path(path)
+
+
 def read_record(path: Path) -> RunRecord:
     """Parse and validate one record; raises ValueError with the reason if it is not usable."""
     try:
-        raw = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raw = json.loads(read_bounded(path))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"unreadable ({exc.__class__.__name__}: {exc})") from None
     except RecursionError:
         raise ValueError("unreadable (JSON nested too deeply to be a record)") from None
@@ -213,9 +262,14 @@ def record_files(records_dir: Path) -> list[Path]:
 
 
 def load_records(records_dir: Path) -> tuple[list[RunRecord], list[str]]:
-    """All records below ``records_dir`` (sorted by path) and one problem line per skipped file."""
+    """All records below ``records_dir`` (sorted by path) and one problem line per skipped file
+    (a record reached through a symbolic link to a folder outside is one of them)."""
     records, problems = [], []
+    real_root = os.path.realpath(records_dir)
     for path in record_files(records_dir):
+        if os.path.commonpath([real_root, os.path.realpath(path.parent)]) != real_root:
+            problems.append(f"{path}: skipped: reached through a symbolic link to a folder outside {records_dir}")
+            continue
         try:
             records.append(read_record(path))
         except ValueError as exc:
@@ -239,7 +293,7 @@ def load_suite_infos(root: Path) -> tuple[dict[str, SuiteInfo], list[str]]:
     infos, problems = {}, []
     for path in sorted(Path(root).rglob(SUITE_FILE)):
         try:
-            info = SuiteInfo.model_validate_json(path.read_text())
+            info = SuiteInfo.model_validate_json(read_bounded(path))
         except (OSError, ValueError) as exc:
             problems.append(f"{path}: skipped: {str(exc).splitlines()[0]}")
             continue

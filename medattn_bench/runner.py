@@ -90,7 +90,8 @@ def write_suite_settings(suite: Suite, suite_file: str, overrides: list[str], re
     folder = Path(records_dir or suite.records_dir())
     old = load_suite_infos(folder)[0].get(suite.name) if (folder / "suite.json").is_file() else None
     write_suite_info(folder, SuiteInfo(name=suite.name, file=str(suite_file), overrides=list(overrides),
-                                       description=suite.description.strip(), stats=suite.eval.stats.model_dump(),
+                                       description=suite.description.strip(), protocol=suite.protocol.strip(),
+                                       stats=suite.eval.stats.model_dump(),
                                        paper_reference=suite.paper_reference, check_against=suite.check_against,
                                        splits=suite.splits.model_dump() if suite.splits else None,
                                        costs=old.costs if old is not None and Path(old.folder) == folder else {}))
@@ -174,6 +175,9 @@ def set_aside_damaged(runs: list[RunSpec], log: Callable[[str], None]) -> None:
         if r.status != "damaged":
             continue
         path = Path(r.path)
+        from .results import inside_folder
+
+        inside_folder(path.parents[2], path)
         target, n = path.with_name(path.name + ".damaged"), 1
         while target.exists():
             target, n = path.with_name(f"{path.name}.damaged{n}"), n + 1
@@ -233,16 +237,25 @@ class FolderLock:
 
     def __enter__(self) -> FolderLock:
         import fcntl
-        import os
         import socket
         import sys
         from datetime import datetime, timezone
 
+        import stat
+
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            fh = open(self.path, "a+")
+            # never through a link, never onto something that is not a plain file (it would be truncated)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, 0o666)
         except OSError as exc:
+            if os.path.islink(self.path):
+                raise MedattnError(f"{self.path}: is a symbolic link; the lock file must be a plain file (remove "
+                                   "the link)") from None
             raise MedattnError(f"{self.folder}: cannot write to the records folder ({exc.strerror or exc})") from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise MedattnError(f"{self.path}: is not a plain file; the lock file must be one (remove it)")
+        fh = os.fdopen(fd, "r+")
         try:
             fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

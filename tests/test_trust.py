@@ -523,3 +523,67 @@ def test_verify_re_trains_under_the_records_instruction_set_caps(tmp_path, capsy
     assert "ATEN_CPU_CAPABILITY" not in os.environ
     code, out = run_main(capsys, "verify", str(target))
     assert code == 0 and "identical" in out and "child process under the record's caps" in out, out
+
+
+def test_writes_never_follow_a_link_out_of_the_records_folder(records, tmp_path, capsys):
+    """A variant folder that is a symbolic link to elsewhere, and a .lock that is a link to a file
+    outside: run writes nothing there (one line, non-zero exit), and the linked file is intact."""
+    from tests.test_cli import run_main
+
+    suite = tmp_path / "trust.yaml"
+    suite.write_text(SUITE.replace("seeds: [0, 1, 2]", "seeds: [0, 1, 2, 3]"))
+    folder = records / "trust"
+    outside = tmp_path / "elsewhere"
+    shutil.move(str(folder / "phantom_ct" / "se"), str(outside))
+    (folder / "phantom_ct" / "se").symlink_to(outside, target_is_directory=True)
+    before = sorted(p.name for p in outside.iterdir())
+    code, out = run_main(capsys, "run", str(suite), "--records", str(folder), "--no-progress")
+    assert code != 0 and "leads outside the records folder" in out and "Traceback" not in out, out
+    assert sorted(p.name for p in outside.iterdir()) == before
+    victim = tmp_path / "precious.txt"
+    victim.write_text("keep me")
+    (folder / "phantom_ct" / "se").unlink()
+    shutil.move(str(outside), str(folder / "phantom_ct" / "se"))
+    (folder / ".lock").unlink(missing_ok=True)
+    (folder / ".lock").symlink_to(victim)
+    code, out = run_main(capsys, "run", str(suite), "--records", str(folder), "--no-progress")
+    assert code != 0 and ".lock: is a symbolic link" in out, out
+    assert victim.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda p: os.mkfifo(p), "not a regular file"),
+    (lambda p: p.mkdir(), "not a regular file"),
+    (lambda p: p.write_bytes(b" " * (32 * 2**20 + 1)), "more than a record can hold"),
+])
+def test_reads_never_hang_or_exhaust_memory(clean, tmp_path, make, reason):
+    """A FIFO, a folder or a huge file named like a record is named and skipped, never read."""
+    folder = tmp_path / "records"
+    shutil.copytree(clean, folder)
+    bad = folder / "trust" / "phantom_ct" / "se" / "seed7.json"
+    make(bad)
+    recs, problems = load_records(folder)
+    assert len(recs) == 6
+    assert any(str(bad) in p and reason in p for p in problems), problems
+
+
+def test_a_record_reached_through_a_link_to_outside_is_not_read(clean, tmp_path):
+    folder = tmp_path / "records"
+    shutil.copytree(clean, folder)
+    outside = tmp_path / "outside"
+    shutil.copytree(folder / "trust" / "phantom_ct" / "se", outside)
+    (folder / "trust" / "phantom_ct" / "other").symlink_to(outside, target_is_directory=True)
+    recs, _ = load_records(folder)
+    assert len(recs) == 6  # the three behind the link are not records of this folder
+
+
+def test_an_empty_records_path_is_refused(tmp_path, capsys):
+    from tests.test_cli import run_main
+
+    suite = tmp_path / "trust.yaml"
+    suite.write_text(SUITE)
+    code, out = run_main(capsys, "run", str(suite), "--records", "", "--dry-run")
+    assert code != 0 and "name a records folder" in out, out
+    suite.write_text(SUITE + "output: {records: ''}\n")
+    code, out = run_main(capsys, "run", str(suite), "--dry-run")
+    assert code != 0 and "output.records" in out and "Traceback" not in out, out
