@@ -84,7 +84,7 @@ def _rel(path: str, base: Path) -> str:
 def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Path, markdown: str = "README.md",
                 problems: list[str] | tuple[str, ...] = ()) -> str:
     """The page for ``analyses``; links (records, figures) relative to ``base``, the page's folder."""
-    from .leaderboard import HEADER, findings_sentences
+    from .leaderboard import HEADER, findings_sentences, protocol_line
 
     runs, comps = run_rows(analyses), comparison_rows(analyses)
     suites = [a.name for a in analyses]
@@ -109,6 +109,7 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
         body += [f'<section data-suite="{escape(a.name)}"><h2 id="findings-{escape(a.name)}">What the study claimed, '
                  f"what this benchmark finds (suite {escape(a.name)})</h2>",
                  f"<p>{escape(' '.join(findings_sentences(a)))}</p>",
+                 f'<p class="note">{escape(protocol_line(a, analyses, plain=True))}</p>' if protocol_line(a, analyses) else "",
                  _table(["Data set", "Variant", "Paper ΔAUC (points)", f"Ours ΔAUC (points) [{level}% CI]",
                          "Our verdict", "The paper's claim"], rows, {"class": "findings"})]
         if figures.get(f"{a.name}/findings"):
