@@ -59,6 +59,12 @@ def _test_problems(rec: RunRecord) -> list[str]:
         return [f"{int((~np.isfinite(s)).sum())} test score(s) are NaN or inf"]
     if (s < 0).any() or (s > 1).any():
         return [f"test scores must be probabilities in [0, 1], found range {s.min():.3g}..{s.max():.3g}"]
+    want = (rec.data or {}).get("test_ids_hash") if isinstance(rec.data, dict) else None
+    if want is not None:
+        from .suite import canonical_hash
+
+        if canonical_hash(list(t.ids)) != want:
+            return ["its test ids are not the ones its data.test_ids_hash names (the ids were changed after the run)"]
     n_pos = sum(t.labels)
     if n_pos in (0, n):
         return [f"test set holds one class only ({n} case(s)); AUC is undefined"]
@@ -123,6 +129,8 @@ def _place_problems(rec: RunRecord, suite_names: dict[Path, str | None]) -> list
         except (OSError, ValueError, AttributeError, RecursionError):
             suite_names[folder] = None
     named = suite_names[folder]
+    if not isinstance(named, str):  # a damaged suite.json says nothing about the records beside it
+        named = suite_names[folder] = None
     if named is not None and named != rec.suite:
         return [f"it says suite {rec.suite!r} but sits in the folder of suite {named!r} ({folder / SUITE_FILE})"]
     return []

@@ -84,7 +84,26 @@ CASES = {
     "config edited": (lambda d: d["config"]["train"].update(epochs=50), "config_hash"),
     "run fields edited": (lambda d: d["run"].update(seed=7), "run.seed 7 disagrees with its config"),
     "suite renamed": (lambda d: d.update(suite="other"), "sits in the folder of suite 'trust'"),
+    "test ids swapped": (lambda d: d["test"].update(ids=d["test"]["ids"][1:] + d["test"]["ids"][:1]),
+                         "not the ones its data.test_ids_hash names"),
 }
+
+
+def test_a_suite_json_whose_name_is_not_a_string_condemns_no_record(records, tmp_path, capsys):
+    """A damaged suite.json says nothing about its folder's records: run sets none of them aside
+    and re-trains nothing; the board still uses every one."""
+    from tests.test_cli import run_main
+
+    info = records / "trust" / "suite.json"
+    data = json.loads(info.read_text())
+    data["name"] = 5
+    info.write_text(json.dumps(data))
+    assert _unused(records) == {}
+    suite = tmp_path / "trust.yaml"
+    suite.write_text(SUITE)
+    code, out = run_main(capsys, "run", str(suite), "--records", str(records / "trust"), "--no-progress")
+    assert code == 0 and "0 run(s) ok, 0 failed, 6 already recorded" in out, out
+    assert not list((records / "trust").rglob("*.damaged*"))
 
 
 @pytest.mark.parametrize("case", CASES, ids=list(CASES))
