@@ -169,7 +169,15 @@ def test_compare_refuses_unpairable_records(tiny_records, tmp_path):
     p.write_text(json.dumps(rec))
     from medattn_bench.compare import compare_report
     from medattn_bench.errors import RecordError
+    from medattn_bench.suite import canonical_hash
 
+    # ids changed after the run: the record contradicts its own data.test_ids_hash, is named, not used
+    warned = []
+    compare_report(copy, "se", "none", "phantom_ct", warn=warned.append)
+    assert any("seed0.json" in w and "test_ids_hash" in w for w in warned), warned
+    # a record consistent in itself but tested on other cases (here: another order) cannot be paired
+    rec["data"]["test_ids_hash"] = canonical_hash(rec["test"]["ids"])
+    p.write_text(json.dumps(rec))
     with pytest.raises(RecordError, match="tested on different cases"):
         compare_report(copy, "se", "none", "phantom_ct")
 
