@@ -257,7 +257,7 @@ def record_files(records_dir: Path) -> list[Path]:
     """JSON files below ``records_dir`` that should be records: not suite.json, and nothing in a
     hidden folder (the slurm executor's ledger and logs live in .slurm/)."""
     root = Path(records_dir)
-    return [p for p in sorted(root.rglob("*.json")) if p.name != SUITE_FILE
+    return [p for p in sorted(root.rglob("*.json")) if p.name != SUITE_FILE and not p.is_dir()
             and not any(part.startswith(".") for part in p.relative_to(root).parts)]
 
 
@@ -288,15 +288,43 @@ def write_suite_info(records_dir: Path, info: SuiteInfo) -> None:
         write_text_atomic(path, text)
 
 
+def _settings_checked(path: Path, info: SuiteInfo, problems: list[str]) -> SuiteInfo:
+    """``info`` with statistics and sequential settings that the analysis can take: settings out of
+    range (a hand-edited suite.json) are named and replaced by the defaults, so the records beside
+    them are still shown, never condemned."""
+    from pydantic import ValidationError
+
+    from .suite import SplitsSpec, StatsSpec  # the settings' own models: one definition of what is valid
+
+    for key, model in (("stats", StatsSpec), ("splits", SplitsSpec)):
+        value = getattr(info, key)
+        if value is None:
+            continue
+        try:
+            model.model_validate(value)
+        except ValidationError as err:
+            problems.append(f"{path}: {key}: {_validation_line(err)}; its records are shown with the default "
+                            f"{'statistics settings' if key == 'stats' else 'fixed design'} instead")
+            info = info.model_copy(update={key: {} if key == "stats" else None})
+    return info
+
+
 def load_suite_infos(root: Path) -> tuple[dict[str, SuiteInfo], list[str]]:
     """``suite.json`` of every suite below ``root``, by suite name, and one line per unusable file."""
     infos, problems = {}, []
     for path in sorted(Path(root).rglob(SUITE_FILE)):
+        if path.is_dir():
+            continue
         try:
             info = SuiteInfo.model_validate_json(read_bounded(path))
+        except ValidationError as err:
+            problems.append(f"{path}: skipped: {_validation_line(err)}; its records are shown without their suite's "
+                            "settings (defaults used)")
+            continue
         except (OSError, ValueError) as exc:
             problems.append(f"{path}: skipped: {str(exc).splitlines()[0]}")
             continue
+        info = _settings_checked(path, info, problems)
         info.folder = str(path.parent)
         infos[info.name] = info
     return infos, problems

@@ -26,11 +26,22 @@ class _Strict(BaseModel):
 # A name from a suite becomes a folder of the records tree: letters, digits and _ . + - only, not
 # starting with a dot, so no name can climb out of the records folder or hide in it.
 SAFE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.+\-]{0,99}$"
+# ... and no folder name may look like a file the records folder keeps beside its records
+RESERVED_ENDINGS = (".json", ".lock", ".tmp", ".damaged")
+
+
+def _folder_name(value: str | None) -> str | None:
+    if value is not None and (value.lower().endswith(RESERVED_ENDINGS) or ".damaged" in value.lower()):
+        raise ValueError(f"{value!r} would name a records folder like a file kept beside the records; "
+                         f"a name must not end in {', '.join(RESERVED_ENDINGS)} nor hold .damaged")
+    return value
 
 
 class DatasetSpec(_Strict):
     name: str = Field(description="registered data set name (medattn-bench list datasets)", pattern=SAFE_NAME)
     options: dict[str, Any] = Field(default_factory=dict)
+
+    _folder = field_validator("name")(_folder_name)
 
 
 class AttentionSpec(_Strict):
@@ -38,6 +49,8 @@ class AttentionSpec(_Strict):
     label: str | None = Field(None, description="leaderboard row name; defaults to name (letters, digits, _ . + -)",
                               pattern=SAFE_NAME)
     hparams: dict[str, Any] = Field(default_factory=dict)
+
+    _folder = field_validator("label")(_folder_name)
     init_offset: int = Field(0, ge=0, description="shifts this row's initialisation seeds; an A/A check lists the "
                              "baseline twice, the copy with init_offset: 1")
 

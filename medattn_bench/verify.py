@@ -193,7 +193,13 @@ def _child(job_file: str) -> None:
 
 def verify_record(path: Path | RunRecord, data_root: str | None = None,
                   plugins: tuple[str, ...] = ()) -> Verification:
-    rec = read_record(path) if isinstance(path, Path) else path
+    if isinstance(path, Path):
+        try:
+            rec = read_record(path)
+        except ValueError as exc:
+            raise RecordError(f"{path}: not verified: {exc}") from None
+    else:
+        rec = path
     if not rec.ok:
         raise RecordError(f"{path}: a failed run has no scores to verify")
     from .trust import record_problems

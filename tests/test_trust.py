@@ -187,7 +187,8 @@ def test_newer_schema_is_left_alone(records, tmp_path):
     assert counts["left_alone"] == 1 and counts["ok"] == 0 and target.read_bytes() == before
 
 
-@pytest.mark.parametrize("label", ["../../../escaped", "a/b", ".hidden", "x\\y"])
+@pytest.mark.parametrize("label", ["../../../escaped", "a/b", ".hidden", "x\\y", "se.json", "suite.json",
+                                   "x.lock", "y.damaged1"])
 def test_names_cannot_leave_the_records_folder(tmp_path, label, capsys):
     from tests.test_cli import run_main
 
@@ -606,3 +607,43 @@ def test_an_empty_records_path_is_refused(tmp_path, capsys):
     suite.write_text(SUITE + "output: {records: ''}\n")
     code, out = run_main(capsys, "run", str(suite), "--dry-run")
     assert code != 0 and "output.records" in out and "Traceback" not in out, out
+
+
+def test_a_folder_named_like_a_record_is_not_reported_as_one(records, tmp_path):
+    """A folder such as ``se.json`` or ``suite.json`` (from an older version, which let such labels
+    through) is a folder, not an unreadable record: the board warns about nothing."""
+    for name in ("se.json", "suite.json"):
+        (records / "trust" / "phantom_ct" / name).mkdir()
+    result = runner.invoke(cli.app, ["leaderboard", str(records), "--out", str(tmp_path / "b.md")])
+    assert result.exit_code == 0, result.output
+    board = (tmp_path / "b.md").read_text()
+    assert "phantom_ct/se.json" not in board and "phantom_ct/suite.json" not in board, board
+    assert "skipped" not in board and "not used" not in board, board
+
+
+@pytest.mark.parametrize("stats", [{"ci_level": 7}, {"n_resamples": -1}, "not a mapping"])
+def test_a_suite_json_with_settings_out_of_range_is_named_and_its_records_shown(records, tmp_path, stats):
+    info = records / "trust" / "suite.json"
+    d = json.loads(info.read_text())
+    d["stats"] = stats
+    info.write_text(json.dumps(d))
+    for args in (["leaderboard", str(records), "--out", str(tmp_path / "b.md")],
+                 ["compare", str(records / "trust"), "--a", "se", "--b", "none"],
+                 ["export", str(records), "--out", str(tmp_path / "x"), "--format", "csv"]):
+        result = runner.invoke(cli.app, args)
+        out = result.output
+        assert result.exit_code == 0 and result.exception is None, (args, out, result.exception)
+        if args[0] == "leaderboard":
+            board = (tmp_path / "b.md").read_text()
+            assert "trust/suite.json: " in board and "stats" in board and "default" in board, board[-3000:]
+            assert "### phantom_ct" in board and "| se " in board, board
+
+
+def test_verify_of_a_damaged_record_is_one_line(records, capsys):
+    from tests.test_cli import run_main
+
+    target = records / "trust" / "phantom_ct" / "se" / "seed0.json"
+    target.write_text(target.read_text()[:-40])
+    code, out = run_main(capsys, "verify", str(target))
+    assert code == 2 and "Traceback" not in out and len(out.strip().splitlines()) == 1, out
+    assert "seed0.json" in out and "not verified" in out and "unreadable" in out, out
