@@ -257,7 +257,7 @@ def record_files(records_dir: Path) -> list[Path]:
     """JSON files below ``records_dir`` that should be records: not suite.json, and nothing in a
     hidden folder (the slurm executor's ledger and logs live in .slurm/)."""
     root = Path(records_dir)
-    return [p for p in sorted(root.rglob("*.json")) if p.name != SUITE_FILE and not p.is_dir()
+    return [p for p in sorted(root.rglob("*.json")) if p.name != SUITE_FILE
             and not any(part.startswith(".") for part in p.relative_to(root).parts)]
 
 
@@ -284,7 +284,11 @@ def suite_info_path(records_dir: Path) -> Path:
 def write_suite_info(records_dir: Path, info: SuiteInfo) -> None:
     path = suite_info_path(records_dir)
     text = json.dumps(info.model_dump(mode="json"), indent=1, sort_keys=True) + "\n"
-    if not path.exists() or path.read_text() != text:
+    try:
+        same = read_bounded(path) == text
+    except (OSError, ValueError):  # missing, or not a plain file: rebuilt from the suite file
+        same = False
+    if not same:
         write_text_atomic(path, text)
 
 
@@ -313,8 +317,6 @@ def load_suite_infos(root: Path) -> tuple[dict[str, SuiteInfo], list[str]]:
     """``suite.json`` of every suite below ``root``, by suite name, and one line per unusable file."""
     infos, problems = {}, []
     for path in sorted(Path(root).rglob(SUITE_FILE)):
-        if path.is_dir():
-            continue
         try:
             info = SuiteInfo.model_validate_json(read_bounded(path))
         except ValidationError as err:

@@ -609,18 +609,6 @@ def test_an_empty_records_path_is_refused(tmp_path, capsys):
     assert code != 0 and "output.records" in out and "Traceback" not in out, out
 
 
-def test_a_folder_named_like_a_record_is_not_reported_as_one(records, tmp_path):
-    """A folder such as ``se.json`` or ``suite.json`` (from an older version, which let such labels
-    through) is a folder, not an unreadable record: the board warns about nothing."""
-    for name in ("se.json", "suite.json"):
-        (records / "trust" / "phantom_ct" / name).mkdir()
-    result = runner.invoke(cli.app, ["leaderboard", str(records), "--out", str(tmp_path / "b.md")])
-    assert result.exit_code == 0, result.output
-    board = (tmp_path / "b.md").read_text()
-    assert "phantom_ct/se.json" not in board and "phantom_ct/suite.json" not in board, board
-    assert "skipped" not in board and "not used" not in board, board
-
-
 @pytest.mark.parametrize("stats", [{"ci_level": 7}, {"n_resamples": -1}, "not a mapping"])
 def test_a_suite_json_with_settings_out_of_range_is_named_and_its_records_shown(records, tmp_path, stats):
     info = records / "trust" / "suite.json"
