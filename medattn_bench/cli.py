@@ -11,6 +11,7 @@ import typer
 from .errors import MedattnError
 
 app = typer.Typer(help="Benchmark attention blocks in ResNet-18 on medical images.", add_completion=False,
+                  rich_markup_mode=None, context_settings={"max_content_width": 120},
                   no_args_is_help=True, pretty_exceptions_enable=False)
 list_app = typer.Typer(help="List registered attention blocks or data sets.", no_args_is_help=True)
 plugin_app = typer.Typer(help="Check attention-block plugins.", no_args_is_help=True)
@@ -19,8 +20,17 @@ app.add_typer(plugin_app, name="plugin")
 data_app = typer.Typer(help="Inspect, audit and download data sets.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
+def _data_root(value: str | None) -> str | None:
+    """--data-root must name a folder that exists (else every real data set would be 'missing')."""
+    if value is not None and not Path(value).expanduser().is_dir():
+        _fail(f"--data-root {value}: no such folder; give the folder that holds skin/, cxr/, mri/ and ct/ "
+              "(medattn-bench data download NAME --to DIR makes one)")
+    return value
+
+
 PluginOpt = Annotated[Optional[list[str]], typer.Option("--plugin", help="Import this module for its attention blocks (repeatable).")]
-DataRootOpt = Annotated[Optional[str], typer.Option("--data-root", help="Folder holding the data sets (else $MEDATTN_DATA).")]
+DataRootOpt = Annotated[Optional[str], typer.Option("--data-root", callback=_data_root,
+                                                     help="Folder holding the data sets (else $MEDATTN_DATA).")]
 
 
 def _fail(msg: str) -> None:
@@ -43,7 +53,8 @@ def run(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a key: train.epochs=5, attention+=[{name: se}].")] = None,
     only: Annotated[Optional[list[str]], typer.Option("--only", help="Filter the matrix: dataset=ct,attention=cbam,seed=0.")] = None,
     plugin: PluginOpt = None,
-    data_root: Annotated[Optional[str], typer.Option("--data-root", help="Folder holding the real data sets.")] = None,
+    data_root: Annotated[Optional[str], typer.Option("--data-root", callback=_data_root,
+                                                     help="Folder holding the real data sets.")] = None,
     records: Annotated[Optional[Path], typer.Option("--records", help="Records folder (default: the suite's).")] = None,
     progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Show the progress bar.")] = True,
     retry_failed: Annotated[bool, typer.Option("--retry-failed", help="Run again the runs recorded as failed.")] = False,
@@ -280,7 +291,18 @@ def cam(
     _plugins(plugin)
     s = load_suite(suite, set_ or [])
     runs = select_runs(plan(s, records_dir=records), dataset, seed)
-    files, worst = cam_figure_for(runs, data_root or s.data_root, n, method, out, s.name, s.eval.cam.layer, note)
+    from .errors import RecordError
+
+    try:
+        files, worst = cam_figure_for(runs, data_root or s.data_root, n, method, out, s.name, s.eval.cam.layer, note)
+    except RecordError as exc:
+        if "weights" not in str(exc) or "sha256" in str(exc):
+            raise
+        sets = "".join(f" --set '{x}'" for x in set_ or [])
+        _fail(f"{exc}. Weights are not committed (about 45 MB a run); re-train this split with its weights kept "
+              f"into a folder of your own, then draw from there: medattn-bench run {suite} --only "
+              f"dataset={dataset},seed={seed} --set 'eval.cam.keep_weights=[{seed}]'{sets} --records DIR && "
+              f"medattn-bench cam {suite} --dataset {dataset} --seed {seed} --records DIR{sets}")
     typer.echo(f"wrote {', '.join(str(f) for f in files)}; reloaded weights reproduce the recorded scores "
                f"(largest difference {worst:.2g})")
 
@@ -325,8 +347,9 @@ def status(
     from .runner import plan
     from .suite import load_suite
 
-    _plugins(plugin)
-    s = load_suite(suite, set_ or [])
+    if plugin:  # as for run --dry-run: the plan needs no model code unless a plugin is named
+        _plugins(plugin)
+    s = load_suite(suite, set_ or [], check=False, plugins_given=bool(plugin))
     folder = Path(records or s.records_dir())
     rows = run_status(plan(s, records_dir=folder), folder)
     counts = Counter(state for _, state, _ in rows)
@@ -696,10 +719,45 @@ def data_download(
     typer.echo(f"installed {path}")
 
 
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"medattn-bench {version('medattn-bench')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                help="Print the version and exit.")] = False) -> None:
+    """Benchmark attention blocks in ResNet-18 on medical images."""
+
+
+def command():
+    """The click command behind ``app``, with the conventional metavars of a Unix tool (``--records
+    RECORDS``, ``SUITE``) instead of Typer's type labels (``<path>``, ``<list[str]>``)."""
+    cmd = typer.main.get_command(app)
+
+    def walk(c) -> None:
+        for p in c.params:
+            if p.metavar is None and not getattr(p, "is_flag", False) and not getattr(p, "count", False):
+                longs = [o for o in p.opts if o.startswith("--")]
+                p.metavar = (longs[0][2:] if longs else p.name or "value").upper().replace("-", "_")
+            if p.param_type_name == "argument":  # Typer shows an argument's type after it, and braces in usage
+                name = p.metavar + ("..." if p.nargs != 1 else "")
+                p.display_type_rich = lambda ctx: None
+                p._usage_display_name = lambda name=name, req=p.required: name if req else f"[{name}]"
+        for sub in getattr(c, "commands", {}).values():
+            walk(sub)
+
+    walk(cmd)
+    return cmd
+
+
 def main() -> None:
     """Entry point: one readable line and exit code 2 for every user error, never a traceback."""
     try:
-        app()
+        command()(prog_name="medattn-bench")
     except MedattnError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

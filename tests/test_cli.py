@@ -166,3 +166,47 @@ def test_no_cuda_warning_on_a_cpu_only_machine(tmp_path):
     assert res.returncode == 0, res.stderr
     assert "No CUDA runtime" not in res.stderr + res.stdout, res.stderr
     assert "cpp_extension" not in res.stderr, res.stderr
+
+
+def test_version_and_help_read_like_a_unix_tool(capsys, monkeypatch):
+    """--version; help wrapped, not cut, at 80 columns, with plain metavars (RECORDS, SUITE), not
+    Typer's type labels."""
+    from importlib.metadata import version
+
+    code, out = run_main(capsys, "--version")
+    assert code == 0 and out.strip() == f"medattn-bench {version('medattn-bench')}"
+    monkeypatch.setenv("COLUMNS", "80")
+    for cmd in (["run"], ["leaderboard"], ["export"], ["verify"], ["cam"], ["data", "info"]):
+        code, out = run_main(capsys, *cmd, "--help")
+        assert code == 0, out
+        assert "…" not in out and "<list[" not in out and "<bool>" not in out and "<str>" not in out, out
+        assert max(len(line) for line in out.splitlines()) <= 80, out
+    code, out = run_main(capsys, "run", "--help")
+    assert "--records RECORDS" in out and "dataset=ct,attention=cbam,seed=0" in out
+
+
+def test_data_root_that_does_not_exist_is_an_error_even_for_a_dry_run(tmp_path, capsys):
+    missing = tmp_path / "no" / "such"
+    code, out = run_main(capsys, "run", str(ROOT / "suites" / "demo.yaml"), "--dry-run", "--data-root", str(missing))
+    assert code == 2 and f"--data-root {missing}: no such folder" in out and "Traceback" not in out
+
+
+def test_cam_without_weights_says_how_to_make_them(tmp_path, capsys):
+    """The demo's records are committed without their weights: cam names the commands that make them."""
+    code, out = run_main(capsys, "cam", str(ROOT / "suites" / "demo.yaml"), "--dataset", "phantom_ct", "--seed", "0")
+    assert code == 2 and "are missing" in out and "Traceback" not in out
+    assert "--set 'eval.cam.keep_weights=[0]' --records DIR" in out and "--seed 0 --records DIR" in out
+
+
+def test_status_needs_no_model_code(tmp_path):
+    """status reads records and the queue: like run --dry-run it imports neither torch nor a plugin."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom medattn_bench.cli import command\n"
+            f"try:\n    command()(['status', {str(ROOT / 'suites' / 'demo.yaml')!r}], prog_name='m')\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "assert 'torch' not in sys.modules, 'status imported torch'\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert res.returncode == 0, res.stderr + res.stdout
+    assert "36 done" in res.stdout
