@@ -86,6 +86,62 @@ def run_cell(rng, reps: int, pool: int, base: float, tau: float, gamma: float, s
             "fpr": rate, "mc_se": float(np.sqrt(max(rate * (1 - rate), 0.05 * 0.95) / reps))}
 
 
+def population_cell(rng, reps: int, pool: int, base: float, tau: float, gamma: float, splits: int, kind: str,
+                    train_effect: float = 0.0, alpha: float = 0.05, corr_reps: int = 30) -> dict:
+    """The decisive test's rejection rate for a true null about *new patients* (recipes equal over
+    the source population of cases; each replicate draws a new data set of ``pool`` cases), with
+    ``splits`` split seeds: ``stratified`` re-splits (a fresh 20 % test set per seed, as the board
+    does) or ``kfold`` (5 disjoint folds per repeat, split s = fold s % 5 of repeat s // 5, a new
+    shuffle per repeat). ``train_effect`` (AUC points): the recipes' difference depends on the
+    training set, as the sum of a per-case weight over the training cases (sd ``train_effect``
+    over training sets drawn from the population; training sets of one data set overlap, so it
+    does not average out over splits). Also the per-case ΔAUC contribution's correlation between
+    splits on their shared cases, as ``--records`` measures it on real records."""
+    mu = mu_for(base, gamma)
+    slope = norm.pdf(norm.ppf(base)) / np.sqrt(2 * (1.25 + gamma**2))
+    sd_mu = tau / slope
+    y = np.repeat([0, 1], pool // 2)
+    n_test = pool // 5
+    rej, cors = 0, []
+    for r in range(reps):
+        c, h, w = rng.normal(0, 1, pool), rng.normal(0, 1, pool), rng.normal(0, 1, pool)
+        pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+        folds = []
+        if kind == "kfold":
+            for rep in range((splits + 4) // 5):
+                pp, nn = rng.permutation(pos), rng.permutation(neg)
+                folds += [np.concatenate([nn[f * n_test // 2:(f + 1) * n_test // 2], pp[f * n_test // 2:(f + 1) * n_test // 2]])
+                          for f in range(5)]
+            folds = folds[:splits]
+        else:
+            folds = [np.concatenate([rng.choice(neg, n_test // 2, replace=False), rng.choice(pos, n_test // 2, replace=False)])
+                     for _ in range(splits)]
+        d, contrib = [], []
+        for idx in folds:
+            yy = y[idx]
+            train = np.setdiff1d(np.arange(pool), idx)
+            te = train_effect / 100 / slope * w[train].sum() / np.sqrt(len(train))
+            a = (mu + te + rng.normal(0, sd_mu)) * yy + c[idx] + gamma * h[idx] + rng.normal(0, 0.5, len(idx))
+            b = (mu + rng.normal(0, sd_mu)) * yy + c[idx] - gamma * h[idx] + rng.normal(0, 0.5, len(idx))
+            run = PairedRun.checked(yy, a, b)
+            d.append(split_delta(run)[0])
+            if r < corr_reps:
+                k = run.kernel_difference()
+                contrib.append(dict(zip(idx[yy == 1], k.mean(1))) | dict(zip(idx[yy == 0], k.mean(0))))
+        rej += split_t(d).p < alpha
+        for i in range(len(contrib)):
+            for j in range(i + 1, len(contrib)):
+                shared = sorted(set(contrib[i]) & set(contrib[j]))
+                if len(shared) > 2:
+                    x, z = (np.array([cc[u] for u in shared]) for cc in (contrib[i], contrib[j]))
+                    cors.append(float(np.corrcoef(x, z)[0, 1]))
+    rate = rej / reps
+    return {"kind": kind, "gamma": gamma, "tau_points": 100 * tau, "splits": splits, "train_effect_points": train_effect,
+            "base_auc": base, "pool": pool, "n_test": n_test, "reps": reps,
+            "per_case_corr": float(np.mean(cors)) if cors else None, "fpr": rate,
+            "mc_se": float(np.sqrt(max(rate * (1 - rate), 0.05 * 0.95) / reps))}
+
+
 def per_case_agreement(folder: Path, baseline: str = "none") -> list[dict]:
     """Mean correlation, over pairs of splits, of the per-case ΔAUC contributions on the cases
     both splits tested, per data set and variant of the records in ``folder`` (one suite)."""
@@ -133,7 +189,25 @@ def main() -> None:
     ap.add_argument("--base", type=float, default=0.85)
     ap.add_argument("--seed", type=int, default=20261128)
     ap.add_argument("--records", type=Path, help="measure per-case agreement in one suite's records folder instead")
+    ap.add_argument("--population", action="store_true",
+                    help="the population-level rates the board states: stratified at 5/10/15/20 splits, k-fold "
+                         "with 1/2/4 repeats, with and without a training-set effect")
     args = ap.parse_args()
+    if args.population:
+        rng = np.random.default_rng(args.seed)
+        rows = []
+        cells = [("stratified", g, s, 0.0) for g in (0.0, 0.25, 0.5) for s in (5, 10, 15, 20)]
+        cells += [("kfold", g, s, 0.0) for g in (0.25, 0.5) for s in (5, 10, 20)]
+        cells += [("kfold", 0.0, 5, te) for te in (0.3, 0.6)] + [("stratified", 0.0, 5, 0.6)]
+        for kind, gamma, splits, te in cells:
+            row = population_cell(rng, args.reps, args.pool, args.base, 0.01, gamma, splits, kind, te)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+        out = Path(__file__).resolve().parent / "results" / f"sim-population-{datetime.now(timezone.utc):%Y%m%dT%H%M%SZ}.json"
+        out.write_text(json.dumps({"reps": args.reps, "pool": args.pool, "base_auc": args.base, "alpha": 0.05,
+                                   "tau_points": 1.0, "rows": rows}, indent=1) + "\n")
+        print(f"wrote {out}")
+        return
     if args.records:
         for r in per_case_agreement(args.records):
             print(f"{r['dataset']:12s} {r['variant']:8s} {r['splits']} splits, test-set overlap {r['mean_overlap']:.2f}, "

@@ -354,3 +354,34 @@ def test_committed_overlap_simulation_says_what_the_alpha_refers_to():
             assert r["fpr"] <= 0.05 + mc, r
     liberal = [cells[("stratified", 0.5, tau, 5)]["fpr"] for tau in (0.0, 1.0)]
     assert min(liberal) > 0.05 + mc, liberal  # the effect the README and the board describe
+
+
+def test_board_population_rates_are_the_committed_simulation():
+    """The rates the board's statistics line quotes (leaderboard.POPULATION_FPR) are those of the
+    newest benchmarks/results/sim-population-*.json, at a case disagreement of about 0.3 and 0.6
+    (γ 0.25 and 0.5 there), and that simulation shows what the line says: re-splits reject a true
+    null about new patients more often than α, more with more splits; one repeat of disjoint folds
+    holds α; the A/A-like case (no disagreement) holds α at every split count."""
+    import json
+    from pathlib import Path
+
+    from medattn_bench.leaderboard import POPULATION_FPR
+
+    files = sorted((Path(__file__).resolve().parents[1] / "benchmarks" / "results").glob("sim-population-*.json"))
+    assert files, "run python benchmarks/sim_overlap.py --population and commit its result"
+    rows = json.loads(files[-1].read_text())["rows"]
+    cell = {(r["kind"], r["gamma"], r["splits"], r["train_effect_points"]): r for r in rows}
+    for kind, table in POPULATION_FPR.items():
+        for n, (lo, hi) in table.items():
+            assert round(100 * cell[(kind, 0.25, n, 0.0)]["fpr"], 1) == lo
+            assert round(100 * cell[(kind, 0.5, n, 0.0)]["fpr"], 1) == hi
+            if not (kind == "kfold" and n == 5):  # one repeat of folds shares no case between splits
+                assert 0.2 < cell[(kind, 0.25, n, 0.0)]["per_case_corr"] < 0.4
+    for n in (5, 10, 15, 20):
+        r = cell[("stratified", 0.0, n, 0.0)]
+        assert r["fpr"] <= 0.05 + 3 * r["mc_se"]
+    strat = [cell[("stratified", 0.5, n, 0.0)]["fpr"] for n in (5, 10, 15, 20)]
+    assert strat == sorted(strat) and strat[0] > 0.05 + 3 * cell[("stratified", 0.5, 5, 0.0)]["mc_se"]
+    for g in (0.25, 0.5):
+        r = cell[("kfold", g, 5, 0.0)]
+        assert r["fpr"] <= 0.05 + 3 * r["mc_se"]
