@@ -212,36 +212,6 @@ def test_migrate_v1_keeps_metrics_and_plans_as_done(tiny_records, tmp_path):
     assert spec.status == "done" and rec.config_hash == spec.config_hash
 
 
-def _verdict(delta: float, lo: float, hi: float):
-    from medattn_bench.stats import Verdict
-
-    return Verdict(delta, lo, hi, 0.5, 0.01, 0.0, 2, 3, "test", (delta,) * 3, 0.95)
-
-
-def test_claim_status_branches():
-    from medattn_bench.analysis import claim_status
-
-    assert claim_status(2.0, None, False).startswith("not tested")
-    assert claim_status(2.0, _verdict(0.03, 0.01, 0.05), True).startswith("holds (significant, same direction, "
-                                                                          "reported size inside")
-    # direction and size judged apart: ours +0.3 [+0.1, +0.5] significant, the paper's +3.09
-    assert claim_status(3.09, _verdict(0.003, 0.001, 0.005), True).startswith("direction holds")
-    assert claim_status(2.0, _verdict(-0.03, -0.05, -0.01), True).startswith("contradicted (significant, opposite")
-    assert claim_status(5.0, _verdict(0.0, -0.01, 0.01), False).startswith("not reproduced")  # CI excludes +5 points
-    assert claim_status(0.5, _verdict(0.0, -0.01, 0.01), False) == ("cannot be resolved (our CI holds 0 and the "
-                                                                    "reported Δ)")
-    # an unadjusted CI that excludes 0 is never described as holding 0
-    status = claim_status(1.0, _verdict(0.01, 0.002, 0.018), False)
-    assert "holds 0" not in status and "excludes 0, but not after multiplicity correction" in status
-    # equivalence: a reported gain larger than the margin is contradicted; one inside it holds
-    assert claim_status(2.35, _verdict(0.002, -0.004, 0.008), False, True, 1.0).startswith("contradicted (equivalent")
-    assert claim_status(0.5, _verdict(0.002, -0.004, 0.008), False, True, 1.0).startswith("holds (equivalent")
-    # a reported Δ of exactly 0 is "no difference claimed", not a negative claim
-    assert claim_status(0.0, _verdict(0.002, -0.004, 0.008), False, True, 1.0).startswith("holds (no difference claimed")
-    assert claim_status(0.0, _verdict(-0.03, -0.05, -0.01), True).startswith("contradicted (no difference claimed")
-    assert claim_status(0.0, _verdict(0.0, -0.03, 0.03), False).startswith("cannot be resolved (no difference")
-
-
 def test_paper_claims_section(tiny_records, tmp_path):
     copy = tmp_path / "records"
     shutil.copytree(tiny_records, copy)
@@ -314,18 +284,29 @@ def test_claims_follow_the_board_order_whatever_the_reference_order(tiny_records
 
 
 def test_board_says_what_the_verdicts_alpha_refers_to(tiny_records):
-    """Stratified split seeds share test cases: the board says the verdicts are about this data set;
-    disjoint folds and an official test set are described for what they are."""
+    """Stratified split seeds share test cases: the board says the verdicts are about the recipes on
+    this data set, with the simulated rate for new patients at its split count; one repeat of
+    disjoint folds, repeated folds and an official test set are described for what they are."""
     from types import SimpleNamespace
 
-    from medattn_bench.leaderboard import _overlap_prose
+    from medattn_bench.leaderboard import POPULATION_FPR, _overlap_prose
 
-    assert "the verdicts' α is about this data set" in _render(tiny_records)
-    kfold = _overlap_prose(SimpleNamespace(provenance={"split_kinds": ["kfold"]}))
-    official = _overlap_prose(SimpleNamespace(provenance={"split_kinds": ["official"]}))
-    mixed = _overlap_prose(SimpleNamespace(provenance={"split_kinds": ["kfold", "stratified"]}))
-    assert "disjoint folds" in kfold and "new patients" in kfold and "official test set" in official
-    assert "this data set" in mixed and "disjoint folds" not in mixed
+    def prose(kinds, n):
+        row = SimpleNamespace(decisive=SimpleNamespace(n_splits=n))
+        return _overlap_prose(SimpleNamespace(provenance={"split_kinds": kinds},
+                                              datasets={"d": SimpleNamespace(comparisons={"v": row})}))
+
+    assert "the verdicts' α is about the recipes on this data set" in _render(tiny_records)
+    lo, hi = POPULATION_FPR["stratified"][20]
+    assert f"rejected in {lo:.0f}-{hi:.0f} % with 20 splits" in prose(["stratified"], 20)
+    assert "with about 10 splits" in prose(["stratified"], 9)
+    one = prose(["kfold"], 5)
+    assert "disjoint folds of one repeat" in one and "new patients" in one and "does not depend on the training" in one
+    again = prose(["kfold"], 10)
+    assert "repeated" in again and "with 10 splits" in again
+    assert "official test set" in prose(["official"], 5)
+    mixed = prose(["kfold", "stratified"], 5)
+    assert "this data set" in mixed and "only with one repeat of the folds" in mixed
 
 
 def test_an_aa_only_suite_has_no_table_across_data_sets(tiny_records, tmp_path):
