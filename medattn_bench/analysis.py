@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 from scipy import stats as sps
 
+from .claims import ClaimLabel, claim_label, label_interval, label_level, sequential_label_level
 from .errors import RecordError
 from .results import RunRecord, SuiteInfo, machine_label
 from .stable import stabilise
@@ -65,6 +66,7 @@ class ComparisonRow:
     p_equiv: float = float("nan")  # two one-sided tests of |Δ| < margin
     p_equiv_adj: float = float("nan")
     equivalent: bool = False
+    look: int = -1  # in a sequential suite, the index of the look whose verdict this row carries
 
     @property
     def outcome(self) -> str:
@@ -154,8 +156,9 @@ class PaperClaim:
     verdict: Verdict | None
     p_adj: float
     significant: bool
-    status: str
+    status: str  # the label and its reason, as printed
     outcome: str = "not tested"  # our four-way verdict: better / worse / equivalent / inconclusive
+    label: ClaimLabel | None = None  # None: not tested (claims.py)
 
     @property
     def reported_delta(self) -> float:  # AUC points
@@ -470,9 +473,9 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
     st = StatsSpec.model_validate(info.stats)
     baseline = st.baseline
     seq = SplitsSpec.model_validate(info.splits) if info.splits else None
-    windows: dict[str, int] = {}
+    windows: dict[tuple[str, str], int] = {}
     if seq is not None:  # a sequential suite is judged on its last complete look only
-        datasets, windows = _sequential_window(datasets, seq)
+        datasets, windows = _sequential_window(datasets, seq, baseline)
     rows: list[ComparisonRow] = []
     out_ds: dict[str, DatasetAnalysis] = {}
     aa: list[AAResult] = []
@@ -483,12 +486,13 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
         base = variants.get(baseline, {})
         ref = Counter(r.protocol_hash for r in base.values()).most_common(1)
         ref_hash = ref[0][0] if ref else None
-        ref_keys = set(base)
         comps: dict[str, ComparisonRow] = {}
         split_var: list[tuple[float, int]] = []
         for v, runs in sorted(variants.items()):
             if v == baseline:
                 continue
+            # in a sequential suite a variant whose comparison concluded stops at that look's splits
+            ref_keys = {k for k in base if (ds_name, v) not in windows or k[0] < windows[(ds_name, v)]}
             row = ComparisonRow(ds_name, v, mixed=any(r.protocol_hash != ref_hash for r in runs.values())
                                 or set(runs) != ref_keys)
             comps[v] = row
@@ -548,7 +552,7 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
         r.p_equiv_adj = float(q)
         r.equivalent = bool(np.isfinite(q) and q < st.alpha)
     if seq is not None:
-        _sequential_verdicts(out_ds, rows, windows, seq, st, parts)
+        _sequential_verdicts(out_ds, rows, windows, seq, st, parts, baseline)
     # Power at the corrected alpha: Bonferroni, the most stringent Holm step.
     for ds_name, (sd, n_splits) in spread.items():
         out_ds[ds_name].power = min_detectable(sd, n_splits, st.alpha / max(m, 1), st.power,
@@ -565,27 +569,35 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
     costs = {v: _cost_of([r for ds in datasets.values() for r in ds.get(v, {}).values()], info.costs.get(v))
              for v in order}
     return SuiteAnalysis(name, info, st, baseline, order, out_ds, m, rank_variants(ranked), table, costs,
-                         _provenance(all_recs), aa, _claims(info, baseline, out_ds, order, st.margin))
+                         _provenance(all_recs), aa, _claims(info, baseline, out_ds, order, st.margin, st.alpha, seq))
 
 
-def _sequential_window(datasets: dict, seq: SplitsSpec) -> tuple[dict, dict[str, int]]:
-    """Per data set, the splits of its last complete look (every variant has an ok run on each of
-    split seeds 0 .. L-1, L a look size); later splits wait for their look."""
+def _sequential_window(datasets: dict, seq: SplitsSpec, baseline: str) -> tuple[dict, dict[tuple[str, str], int]]:
+    """Per data set and variant, the splits of its last complete look: the largest look size L
+    with an ok run on each of split seeds 0 .. L-1 (a variant never past its baseline's). A
+    comparison that concluded at a look is not trained further, so variants of one data set may
+    stop at different looks; later splits wait for their look. Keys (data set, variant)."""
     out, windows = {}, {}
+
+    def complete(runs: dict) -> int:
+        n = 0
+        while n < seq.max and any(k[0] == n and r.ok for k, r in runs.items()):
+            n += 1
+        done = [x for x in seq.looks() if x <= n]
+        return done[-1] if done else 0
+
     for ds, variants in datasets.items():
-        complete = 0
-        while complete < seq.max and all(any(k[0] == complete and r.ok for k, r in runs.items())
-                                         for runs in variants.values()):
-            complete += 1
-        done = [n for n in seq.looks() if n <= complete]
-        windows[ds] = done[-1] if done else 0
-        out[ds] = {v: {k: r for k, r in runs.items() if k[0] < windows[ds]} for v, runs in variants.items()}
+        base = complete(variants.get(baseline, {}))
+        for v, runs in variants.items():
+            windows[(ds, v)] = min(complete(runs), base)
+        out[ds] = {v: {k: r for k, r in runs.items() if k[0] < windows[(ds, v)]} for v, runs in variants.items()}
         out[ds] = {v: runs for v, runs in out[ds].items() if runs} or variants
     return out, windows
 
 
-def _sequential_verdicts(out_ds: dict[str, DatasetAnalysis], rows: list[ComparisonRow], windows: dict[str, int],
-                         seq: SplitsSpec, st: StatsSpec, parts: dict[tuple[str, str], list[tuple[float, float]]]) -> None:
+def _sequential_verdicts(out_ds: dict[str, DatasetAnalysis], rows: list[ComparisonRow],
+                         windows: dict[tuple[str, str], int], seq: SplitsSpec, st: StatsSpec,
+                         parts: dict[tuple[str, str], list[tuple[float, float]]], baseline: str = "none") -> None:
     """Verdicts of a sequential suite, the looks walked in order. At look k an open comparison is
     better / worse when its p is below the look's nominal two-sided level for its share of α, and
     equivalent when its TOST p is below the one-sided level for its share (``seq.spending`` spends
@@ -611,9 +623,19 @@ def _sequential_verdicts(out_ds: dict[str, DatasetAnalysis], rows: list[Comparis
     eq: dict[int, float] = {}  # ... (equivalent)
     last: dict[int, tuple[int, Verdict, float]] = {}  # id(row) -> (look, verdict, TOST p) at its last look
     stopped_at: dict[str, int] = {}
+    reached: dict[str, int] = {}  # data set -> the last look it has complete
+    halted: set[str] = set()
     for k, n in enumerate(looks):
-        live = [r for r in tested if windows.get(r.dataset, 0) >= n and r.dataset not in stopped_at
+        live = [r for r in tested if r.dataset not in stopped_at and r.dataset not in halted
                 and id(r) not in bw and id(r) not in eq]
+        # a data set is at look k when its baseline and every comparison still open there have n splits
+        for ds in sorted({r.dataset for r in live}):
+            if (windows.get((ds, baseline), 0) < n
+                    or any(windows.get((ds, r.variant), 0) < n for r in live if r.dataset == ds)):
+                halted.add(ds)
+        live = [r for r in live if r.dataset not in halted]
+        for ds in {r.dataset for r in live}:
+            reached[ds] = k
         for r in live:
             full = parts[(r.dataset, r.variant)]
             d = np.array(full[:n])
@@ -638,22 +660,20 @@ def _sequential_verdicts(out_ds: dict[str, DatasetAnalysis], rows: list[Comparis
             r.significant = r.equivalent = False
             continue
         k, v, pe = last[id(r)]
-        r.decisive, r.p_equiv = v, pe
+        r.decisive, r.p_equiv, r.look = v, pe, k
         two = bw.get(id(r), level(len(tested) - len(bw), k, False))
         one = eq.get(id(r), level(len(tested) - len(eq), k, True))
         r.significant, r.equivalent = id(r) in bw, id(r) in eq
         r.p_adj = min(1.0, v.p * st.alpha / two) if two > 0 else 1.0
         r.p_equiv_adj = min(1.0, pe * st.alpha / one) if one > 0 and np.isfinite(pe) else 1.0
     for ds, d in out_ds.items():
-        n = windows.get(ds, 0)
-        done_looks = [i for i, x in enumerate(looks) if x <= n]
-        k = stopped_at.get(ds, done_looks[-1] if done_looks else -1)
+        k = stopped_at.get(ds, reached.get(ds, -1))
         mine = [r for r in tested if r.dataset == ds]
         if k < 0:
             state, nxt = f"first look at {looks[0]} splits not reached", looks[0]
         elif ds in stopped_at:
             state, nxt = f"stopped at look {k + 1}: every comparison concluded", None
-        elif n >= seq.max:
+        elif looks[k] >= seq.max:
             state, nxt = f"stopped: the maximum of {seq.max} splits reached", None
         else:
             nxt = looks[k + 1]
@@ -676,42 +696,13 @@ def _sequential_verdicts(out_ds: dict[str, DatasetAnalysis], rows: list[Comparis
                         "needs": needs}
 
 
-def claim_status(reported_delta: float, v: Verdict | None, significant: bool, equivalent: bool = False,
-                 margin: float = 1.0) -> str:
-    """How a published ΔAUC (points) fares against this suite's verdict. Direction and size are
-    judged separately; the CI's own content is checked before it is described. ``v``'s numbers
-    are AUC fractions, ``margin`` and ``reported_delta`` AUC points."""
-    if v is None:
-        return "not tested (needs ≥ 2 paired splits)"
-    lo, hi, d = 100 * v.ci_lo, 100 * v.ci_hi, 100 * v.delta
-    in_ci = lo <= reported_delta <= hi
-    if reported_delta == 0:
-        if significant:
-            return "contradicted (no difference claimed; ours is significant)"
-        if equivalent:
-            return f"holds (no difference claimed; ours is equivalent within ±{margin:g})"
-        return "cannot be resolved (no difference claimed; ours is inconclusive)"
-    if significant:
-        if (d > 0) != (reported_delta > 0):
-            return "contradicted (significant, opposite direction)"
-        if in_ci:
-            return "holds (significant, same direction, reported size inside our CI)"
-        return "direction holds (significant, same direction; reported size outside our CI)"
-    if equivalent:
-        if abs(reported_delta) > margin:
-            return f"contradicted (equivalent within ±{margin:g}; the reported Δ is larger)"
-        return f"holds (equivalent within ±{margin:g}, as is the reported Δ)"
-    if not in_ci:
-        return "not reproduced (our CI excludes the reported Δ; inconclusive)"
-    if lo <= 0 <= hi:
-        return "cannot be resolved (our CI holds 0 and the reported Δ)"
-    return "cannot be resolved (our CI holds the reported Δ and excludes 0, but not after multiplicity correction)"
-
-
 def _claims(info: SuiteInfo, baseline: str, out_ds: dict[str, DatasetAnalysis], order: list[str],
-            margin: float) -> list[PaperClaim]:
-    """In the board's variant order (suite.json stores the reference with sorted keys, the YAML not)."""
+            margin: float, alpha: float = 0.05, seq: SplitsSpec | None = None) -> list[PaperClaim]:
+    """In the board's variant order (suite.json stores the reference with sorted keys, the YAML not).
+    Each tested claim is labelled against its claims interval (claims.py): 1 - α/m over the m
+    claims tested, or in a sequential suite the repeated interval at the comparison's look."""
     out = []
+    rows: dict[int, ComparisonRow] = {}
     for ds_name, ref in sorted(info.paper_reference.items()):
         d = out_ds.get(ds_name)
         if d is None or baseline not in ref or baseline not in d.variants:
@@ -719,15 +710,24 @@ def _claims(info: SuiteInfo, baseline: str, out_ds: dict[str, DatasetAnalysis], 
         for v in order:
             if v == baseline or v not in d.variants or v not in ref:
                 continue
-            reported = ref[v]
             row = d.comparisons.get(v)
             verdict_ = row.decisive if row is not None else None
-            sig = bool(row is not None and row.significant)
-            eq = bool(row is not None and row.equivalent)
-            out.append(PaperClaim(ds_name, v, ref[baseline], reported, d.variants[baseline].mean, d.variants[v].mean,
-                                  verdict_, row.p_adj if row is not None else float("nan"), sig,
-                                  claim_status(round(reported - ref[baseline], 6), verdict_, sig, eq, margin),
+            out.append(PaperClaim(ds_name, v, ref[baseline], ref[v], d.variants[baseline].mean, d.variants[v].mean,
+                                  verdict_, row.p_adj if row is not None else float("nan"),
+                                  bool(row is not None and row.significant), "not tested (needs ≥ 2 paired splits)",
                                   row.outcome if row is not None else "not tested"))
+            if row is not None:
+                rows[id(out[-1])] = row
+    tested = [c for c in out if c.verdict is not None]
+    for c in tested:
+        v, row = c.verdict, rows[id(c)]
+        if seq is not None and row.look >= 0:
+            level = sequential_label_level(alpha, len(tested), seq.looks(), seq.spending, row.look)
+        else:
+            level = label_level(alpha, len(tested))
+        lo, hi = label_interval(100 * v.delta, 100 * v.se, v.df, level)
+        c.label = claim_label(round(c.reported_delta, 6), lo, hi, level, margin)
+        c.status = c.label.text
     return out
 
 

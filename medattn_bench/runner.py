@@ -36,8 +36,8 @@ def plan(suite: Suite, only: dict[str, list[str]] | None = None, records_dir: Pa
     runs = []
     for d in suite.datasets:
         protocol = protocol_of(suite, d)
-        seeds = suite.seeds if not suite.splits else list(range(targets[d.name]))
         for a in suite.attention:
+            seeds = suite.seeds if not suite.splits else list(range(targets.get((d.name, a.key), targets[d.name])))
             for seed in seeds:
                 if only and not _selected(only, d.name, a, seed):
                     continue
@@ -53,10 +53,12 @@ def plan(suite: Suite, only: dict[str, list[str]] | None = None, records_dir: Pa
     return runs
 
 
-def sequential_targets(suite: Suite, records_dir: Path) -> dict[str, int]:
-    """A sequential suite's split seeds per data set: the recorded runs of this protocol are
-    analysed as the board does; a data set whose last complete look concluded every comparison, or
-    reached ``max``, needs no more; otherwise the next look's splits (the first look's before it)."""
+def sequential_targets(suite: Suite, records_dir: Path) -> dict:
+    """A sequential suite's split seeds per data set (key: its name): the recorded runs of this
+    protocol are analysed as the board does; a data set whose last complete look concluded every
+    comparison, or reached ``max``, needs no more; otherwise the next look's splits (the first
+    look's before it). A variant whose comparison has concluded (better, worse or equivalent) keeps
+    the splits of the look where it did (key: (data set, variant)): it is not trained further."""
     from .analysis import analyse_suite, group
     from .results import load_records
     from .trust import vet
@@ -77,8 +79,11 @@ def sequential_targets(suite: Suite, records_dir: Path) -> dict[str, int]:
         state = a.datasets[d.name].sequential if a is not None and d.name in a.datasets else None
         if state is None or state["look"] == 0:
             out[d.name] = looks[0]
-        else:
-            out[d.name] = state["next"] or state["splits"]
+            continue
+        out[d.name] = state["next"] or state["splits"]
+        for v, row in a.datasets[d.name].comparisons.items():
+            if row.outcome in ("better", "worse", "equivalent") and row.look >= 0:
+                out[(d.name, v)] = looks[row.look]
     return out
 
 

@@ -2,6 +2,7 @@
 comparison concluded or at the maximum, and the board says which look it is on."""
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -19,7 +20,7 @@ name: seqtiny
 datasets:
   - {name: phantom_ct, options: {n_per_class: 20, size: 16}}
   - {name: phantom_mri, options: {n_per_class: 20, size: 16}}
-attention: [{name: none}, {name: se}]
+attention: [{name: none}, {name: se}, {name: gc}]
 splits: {min: 3, max: 6, step: 3}
 train: {epochs: 2, batch_size: 8, image_size: 16, lr: 0.01}
 eval: {stats: {n_resamples: 200}, cost: {throughput: false}, cam: {localisation: false}}
@@ -39,17 +40,18 @@ def test_sequential_suite_adds_splits_look_by_look(tmp_path):
     first = plan(s, records_dir=rec)
     assert _seeds(first, "phantom_ct") == [0, 1, 2] == _seeds(first, "phantom_mri")  # the first look
     run_suite(s, str(path), first, records_dir=rec, log=lambda m: None)
-    # make se clearly better than the baseline on phantom_ct (se ranks every case right, the
-    # baseline none), and on phantom_mri all over the place (every case right on even split seeds,
-    # every case wrong on odd ones: open whatever a tiny training does on this CPU), keeping each
-    # record consistent with its own scores
+    # make se and gc clearly better than the baseline on phantom_ct (every case ranked right, the
+    # baseline none), se clearly better on phantom_mri too, and gc there all over the place (every
+    # case right on even split seeds, wrong on odd ones: open whatever a tiny training does on this
+    # CPU), keeping each record consistent with its own scores
     for p in rec.glob("*/*/seed*.json"):
         d = json.loads(p.read_text())
         y = np.array(d["test"]["labels"])
         right = 0.1 + 0.8 * y
-        if d["run"]["variant"] != "se":
+        variant, ds = d["run"]["variant"], d["run"]["dataset"]
+        if variant == "none":
             scores = np.full(len(y), 0.5)
-        elif "phantom_ct" in p.parts or d["run"]["seed"] % 2 == 0:
+        elif ds == "phantom_ct" or variant == "se" or d["run"]["seed"] % 2 == 0:
             scores = right
         else:
             scores = 1 - right
@@ -60,8 +62,10 @@ def test_sequential_suite_adds_splits_look_by_look(tmp_path):
         p.write_text(json.dumps(d))
     second = plan(s, records_dir=rec)
     assert _seeds(second, "phantom_ct") == [0, 1, 2]  # concluded at the first look: no more splits
-    assert _seeds(second, "phantom_mri") == [0, 1, 2, 3, 4, 5]  # unresolved: the next look
-    assert sum(r.status == "todo" for r in second) == 6
+    assert _seeds(second, "phantom_mri") == [0, 1, 2, 3, 4, 5]  # gc unresolved: the next look
+    # se concluded on phantom_mri at the first look: only the baseline and gc train the next one
+    todo = sorted((r.attention.key, r.seed) for r in second if r.status == "todo")
+    assert todo == [("gc", 3), ("gc", 4), ("gc", 5), ("none", 3), ("none", 4), ("none", 5)], todo
     counts = run_suite(s, str(path), second, records_dir=rec, log=lambda m: None)
     assert counts["ok"] == 6
     assert sum(r.status == "todo" for r in plan(s, records_dir=rec)) == 0  # max reached: done
@@ -74,6 +78,10 @@ def test_sequential_suite_adds_splits_look_by_look(tmp_path):
     assert "Sequential: look 1 of 2, on 3 splits" in ct and "stopped at look 1: every comparison concluded" in ct
     assert "| better" in ct
     assert "Sequential: look 2 of 2, on 6 splits" in mri and "stopped: the maximum of 6 splits reached" in mri
+    # se kept its look-1 verdict on its 3 splits, paired with the baseline's first 3 (not marked ≠)
+    se_row = next(line for line in mri.splitlines() if re.match(r"\| se +\|", line) and "better" in line)
+    assert "≠" not in se_row
+    assert "2 of 2 comparisons concluded" in mri or "1 of 2 comparisons concluded" in mri
 
 
 def test_sequential_and_fixed_seeds_are_exclusive(tmp_path, capsys):

@@ -31,7 +31,8 @@ def _rows(deltas: dict[str, list[float]]):
 def _judge(deltas, correction, spending="linear"):
     rows, parts, out = _rows(deltas)
     seq = SplitsSpec(min=5, max=20, step=5, spending=spending, correction=correction)
-    _sequential_verdicts(out, rows, {ds: len(d) for ds, d in deltas.items()}, seq, StatsSpec(), parts)
+    windows = {(ds, v): len(d) for ds, d in deltas.items() for v in ("v", "none")}
+    _sequential_verdicts(out, rows, windows, seq, StatsSpec(), parts)
     return {r.dataset: r for r in rows}, out
 
 
