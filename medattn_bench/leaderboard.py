@@ -506,9 +506,11 @@ def _statistics_prose(a: SuiteAnalysis) -> str:
     pooled = ("the unweighted mean of the per-split paired ΔAUC (each split's ΔAUC averages its initialisations), "
               "with a t interval on splits − 1 df: equal weights, because near AUC 1 inverse-variance weights "
               "shrink the estimate (benchmarks/sim_pooled.py)" if st.test == "split_t" else TESTS[st.test])
+    over = (f"over {a.n_comparisons} comparison{'s' if a.n_comparisons != 1 else ''} with baseline `{a.baseline}`"
+            if a.n_comparisons else "this suite compares no variant with its baseline: its other rows are A/A copies, "
+                                    "judged in the A/A table")
     return (f"- Statistics: the decisive test is {pooled}, so its CI carries the variation between training runs. "
-            f"Verdicts: *better* / *worse* when the {corr}-adjusted p < {st.alpha} (over {a.n_comparisons} comparisons "
-            f"with baseline `{a.baseline}`; `*` and bold); *equivalent* when two one-sided tests put ΔAUC inside "
+            f"Verdicts: *better* / *worse* when the {corr}-adjusted p < {st.alpha} ({over}; `*` and bold); *equivalent* when two one-sided tests put ΔAUC inside "
             f"{_margin(a)} ({corr}-adjusted p < {st.alpha}); otherwise *inconclusive*. CIs are {level} % and "
             f"unadjusted. The {other} is shown as a second opinion (unadjusted p). The case-only bootstrap "
             f"({st.n_resamples} stratified resamples, {st.ci_method} CI, seed {st.seed}) is conditional on these "
@@ -558,17 +560,22 @@ def _overlap_prose(a: SuiteAnalysis) -> str:
     return ""
 
 
-def render_suite(a: SuiteAnalysis, figures: dict[str, str] | None = None) -> list[str]:
+def provenance_lines(a: SuiteAnalysis) -> list[str]:
+    """The suite's file, runs, machines, dates and code, and its statistics in words (a list)."""
     p = a.provenance
+    return [f"- Suite file: `{a.info.file}`" + (f" with `--set {' '.join(a.info.overrides)}`" if a.info.overrides else "")
+            + f"; {p['n_runs']} runs ({p['n_failed']} failed), {p['cpu_hours']:.2f} h of run wall time",
+            f"- Machine: {'; '.join(f'{m} [{n} runs]' for m, n in p['machines'])}",
+            f"- Records dated {p['dates'][0]}" + (f" to {p['dates'][1]}" if p['dates'][1] != p['dates'][0] else "")
+            + f"; code {', '.join(p['commits'])}",
+            _statistics_prose(a)]
+
+
+def render_suite(a: SuiteAnalysis, figures: dict[str, str] | None = None) -> list[str]:
     lines = [f"## Suite `{a.name}`", ""]
     if a.info.description:
         lines += [a.info.description.strip(), ""]
-    lines += [f"- Suite file: `{a.info.file}`" + (f" with `--set {' '.join(a.info.overrides)}`" if a.info.overrides else "")
-              + f"; {p['n_runs']} runs ({p['n_failed']} failed), {p['cpu_hours']:.2f} h of run wall time",
-              f"- Machine: {'; '.join(f'{m} [{n} runs]' for m, n in p['machines'])}",
-              f"- Records dated {p['dates'][0]}" + (f" to {p['dates'][1]}" if p['dates'][1] != p['dates'][0] else "")
-              + f"; code {', '.join(p['commits'])}",
-              _statistics_prose(a)]
+    lines += provenance_lines(a)
     if figures and figures.get(a.name):
         lines.append(f"- Forest plot: [{figures[a.name]}]({figures[a.name]})")
     lines.append("")
@@ -596,6 +603,30 @@ def render_suite(a: SuiteAnalysis, figures: dict[str, str] | None = None) -> lis
     return lines
 
 
+CHECKS_INTRO = ("Suites that test the tests rather than the blocks: an A/A suite trains the baseline against itself "
+                "with other initialisations, so every rejection is a false positive and its rate is measured; a "
+                "sequential demo shows the looks at work on phantoms. docs/statistics.md says what each found.")
+
+
+def is_check(a: SuiteAnalysis) -> bool:
+    """A suite that checks the statistics: only A/A rows, or a sequential suite without the study's claims."""
+    aa_only = bool(a.aa) and not any(d.comparisons for d in a.datasets.values())
+    return aa_only or (bool(a.info.splits) and not a.info.paper_reference)
+
+
+def board_order(analyses: list[SuiteAnalysis]) -> tuple[list[SuiteAnalysis], list[SuiteAnalysis]]:
+    """A researcher's order, for every renderer: the suites with the study's claims (the reference
+    board), then the suites checked against them (``check_against``), then the others by name (the
+    demo among them); and apart, the checks of the statistics (:func:`is_check`)."""
+    claims = {a.name for a in analyses if a.claims}
+
+    def rank(a: SuiteAnalysis) -> tuple:
+        return (0 if a.name in claims else 1 if a.info.check_against in claims else 2, a.name)
+
+    main = sorted((a for a in analyses if not is_check(a)), key=rank)
+    return main, sorted((a for a in analyses if is_check(a)), key=lambda a: a.name)
+
+
 HEADER = ("Rendered by `medattn-bench leaderboard` from the run records under `leaderboard/records/` and each "
           "suite's `suite.json`; do not edit by hand. AUC cells: AUC-ROC in %. ΔAUC in AUC points. GMACs: "
           "multiply-accumulates counted by fvcore with element-wise handlers. `≠` marks a row whose protocol "
@@ -608,8 +639,13 @@ def render_analyses(analyses: list[SuiteAnalysis], problems: list[str] | tuple[s
     if not analyses:
         lines.append("No records yet: run `medattn-bench run suites/demo.yaml`.")
     lines += _findings(analyses, figures)
-    for a in analyses:
+    main, checks = board_order(analyses)
+    for a in main:
         lines += render_suite(a, figures)
+    if checks:
+        lines += ["## Checks of the statistics", "", CHECKS_INTRO, ""]
+        for a in checks:
+            lines += render_suite(a, figures)
     if problems:
         lines += ["## Records not used", "",
                   "Files under the records folder that no table above uses: unreadable, inconsistent with their own "

@@ -26,7 +26,11 @@ text-align:left}th{background:#f4f4f4;cursor:pointer;user-select:none}th[aria-so
 th[aria-sort=descending]::after{content:" ▼"}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .better{color:#11772b;font-weight:600}.worse{color:#b3261e;font-weight:600}.equivalent{color:#1a56b3}
 #filters{position:sticky;top:0;background:#fff;padding:8px 0;border-bottom:1px solid #eee;z-index:1}
-img{max-width:100%;border:1px solid #eee}.note{color:#555}.hidden{display:none}
+img{max-width:100%;height:auto;border:1px solid #eee}.note{color:#555}.hidden{display:none}
+.scroll{overflow-x:auto;max-width:100%;-webkit-overflow-scrolling:touch}.scroll table{margin:0}
+.scroll{margin:8px 0 16px}p,li,h1,h2,h3,summary{overflow-wrap:anywhere}code{font-size:12px;background:#f4f4f4;
+padding:0 3px}
+@media (max-width:600px){body{padding:0 8px;font-size:13px}table{font-size:12px}th,td{padding:2px 4px}}
 """
 
 JS = """
@@ -69,8 +73,78 @@ def _table(headers: list[str], rows: list[list[Any]], attrs: dict[str, str] | No
             sort = f' data-sort="{escape(key)}"' if key is not None else ""
             cells.append(f'<td class="{cls}"{sort}>{inner}</td>' if cls else f"<td{sort}>{inner}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+    out.append("</tbody></table></div>")
+    return '<div class="scroll">' + "".join(out)
+
+
+def _inline(text: str) -> str:
+    """Escaped text with the board's inline markdown: `code`, **bold**, *italic*."""
+    import re
+
+    out = escape(text)
+    out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
+    out = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
+    return re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"<em>\1</em>", out)
+
+
+def _markdown(lines: list[str]) -> str:
+    """The markdown renderer's lines for a part of the board (paragraphs, bullet lists, GitHub
+    tables, ### headings) as HTML, so the page shows every section the markdown does from the same
+    formatting of the same analysis objects."""
+    html, para, items, table = [], [], [], []
+
+    def flush() -> None:
+        if para:
+            html.append(f"<p>{_inline(' '.join(para))}</p>")
+            para.clear()
+        if items:
+            html.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in items) + "</ul>")
+            items.clear()
+        if table:
+            cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row in table]
+            head, body = cells[0], [r for r in cells[2:]]
+            html.append('<div class="scroll"><table><thead><tr>' + "".join(f"<th>{_inline(h)}</th>" for h in head)
+                        + "</tr></thead><tbody>" + "".join("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in r)
+                                                          + "</tr>" for r in body) + "</tbody></table></div>")
+            table.clear()
+
+    for line in "\n".join(lines).splitlines():
+        if not line.strip():
+            flush()
+        elif line.startswith("|"):
+            if para or items:
+                flush()
+            table.append(line)
+        elif line.startswith("### "):
+            flush()
+            html.append(f"<h4>{_inline(line[4:])}</h4>")
+        elif line.startswith("- "):
+            if para or table:
+                flush()
+            items.append(line[2:])
+        elif items and line.startswith("  "):
+            items[-1] += " " + line.strip()
+        else:
+            if table:
+                flush()
+            para.append(line.strip())
+    flush()
+    return "".join(html)
+
+
+def _seed_ranges(seeds: list[int]) -> str:
+    """0-4, 7, 9-11: a long list of split seeds summarised."""
+    out, run = [], []
+    for x in sorted(set(seeds)):
+        if run and x == run[-1] + 1:
+            run.append(x)
+            continue
+        if run:
+            out.append(f"{run[0]}-{run[-1]}" if len(run) > 2 else ", ".join(map(str, run)))
+        run = [x]
+    if run:
+        out.append(f"{run[0]}-{run[-1]}" if len(run) > 2 else ", ".join(map(str, run)))
+    return ", ".join(out)
 
 
 def _rel(path: str, base: Path) -> str:
@@ -84,12 +158,14 @@ def _rel(path: str, base: Path) -> str:
 def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Path, markdown: str = "README.md",
                 problems: list[str] | tuple[str, ...] = ()) -> str:
     """The page for ``analyses``; links (records, figures) relative to ``base``, the page's folder."""
-    from .leaderboard import HEADER, findings_sentences, protocol_line
+    from .leaderboard import (CHECKS_INTRO, HEADER, _aa_section, _checks_section, _claims_section, _cost_table,
+                              _power_line, _summary, board_order, findings_sentences, protocol_line, provenance_lines,
+                              sequential_line)
 
     runs, comps = run_rows(analyses), comparison_rows(analyses)
     suites = [a.name for a in analyses]
     datasets = sorted({d for a in analyses for d in a.datasets})
-    body = ["<h1>medattn-bench leaderboard</h1>", f'<p class="note">{escape(HEADER)} The same analysis as '
+    body = ["<h1>medattn-bench leaderboard</h1>", f'<p class="note">{_inline(HEADER)} The same analysis as '
             f'<a href="{escape(markdown)}">the markdown board</a>.</p>',
             '<div id="filters">Suite <select id="f-suite"><option value="">all</option>'
             + "".join(f'<option value="{escape(s)}">{escape(s)}</option>' for s in suites)
@@ -108,7 +184,7 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
                          (c.outcome, None, c.outcome), c.status])
         body += [f'<section data-suite="{escape(a.name)}"><h2 id="findings-{escape(a.name)}">What the study claimed, '
                  f"what this benchmark finds (suite {escape(a.name)})</h2>",
-                 f"<p>{escape(' '.join(findings_sentences(a)))}</p>",
+                 f"<p>{_inline(' '.join(findings_sentences(a)))}</p>",
                  f'<p class="note">{escape(protocol_line(a, analyses, plain=True))}</p>' if protocol_line(a, analyses) else "",
                  _table(["Data set", "Variant", "Paper ΔAUC (points)", f"Ours ΔAUC (points) [{level}% CI]",
                          "Our verdict", "The paper's claim"], rows, {"class": "findings"})]
@@ -116,9 +192,14 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
             body.append(f'<p><img src="{escape(figures[a.name + "/findings"])}" alt="forest plot of {escape(a.name)}, '
                         'with the paper\'s reported ΔAUC"></p>')
         body.append("</section>")
-    for a in analyses:
+    main, checks = board_order(analyses)
+    for a in main + checks:
+        if checks and a is checks[0]:
+            body.append(f'<h2 id="checks">Checks of the statistics</h2><p class="note">{_inline(CHECKS_INTRO)}</p>')
         body += [f'<section data-suite="{escape(a.name)}"><h2 id="suite-{escape(a.name)}">Suite {escape(a.name)}</h2>',
-                 f"<p>{escape(a.info.description.strip())}</p>" if a.info.description else ""]
+                 f"<p>{_inline(a.info.description.strip())}</p>" if a.info.description else "",
+                 _markdown(provenance_lines(a)), _markdown(_claims_section(a)), _markdown(_checks_section(a)),
+                 _markdown(["### Cost", ""] + _cost_table(a))]
         if figures.get(a.name) and not a.claims:
             body.append(f'<p><img src="{escape(figures[a.name])}" alt="forest plot of {escape(a.name)}"></p>')
         for ds, d in sorted(a.datasets.items()):
@@ -128,9 +209,7 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
             body.append(f'<p class="note">Computed on: {escape("; ".join(f"{m} [{n} runs]" for m, n in d.machines))}'
                         + (" — mixed machines: not one arithmetic." if d.mixed_machines else "") + "</p>")
             if d.sequential:
-                from .leaderboard import sequential_line
-
-                body.append(f'<p class="note">{escape(sequential_line(d, a))}</p>')
+                body.append(f'<p class="note">{_inline(sequential_line(d, a))}</p>')
             rows = []
             for v in a.order:
                 s = d.variants.get(v)
@@ -140,7 +219,7 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
                 outcome = row.outcome if row is not None else ("baseline" if v == a.baseline else "–")
                 cells = [v, _num(100 * s.mean, 1) + ("num",), _num(100 * s.sd, 1) + ("num",)]
                 rows.append(cells + [_num(100 * s.ece[0], 1) + ("num",), (outcome, None, outcome),
-                                     " ".join(f"{k[0]}" for k in s.runs)])
+                                     _seed_ranges([k[0] for k in s.runs])])
             body.append(_table(["Variant", "Mean AUC %", "sd", "ECE %", "Verdict vs " + a.baseline, "Split seeds"], rows,
                                {"class": "variants", "data-suite": a.name, "data-dataset": ds}))
             rrows = [[r["variant"], _num(r["split_seed"], 0) + ("num",), _num(r["init_seed"], 0) + ("num",),
@@ -159,10 +238,15 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
                                     f"p equivalence ±{a.settings.margin:g}", "Verdict", "MDE (points)",
                                     "Paper ΔAUC"], crows, {"class": "comparisons", "data-suite": a.name,
                                                            "data-dataset": ds}))
+            if d.comparisons:
+                body.append(f'<p class="note">{_inline(_power_line(d, a))}</p>')
             cam = figures.get(f"{a.name}/{ds}")
             if cam:
                 body.append(f'<p><img src="{escape(cam)}" alt="Grad-CAM of {escape(a.name)} / {escape(ds)}"></p>')
             body.append("</div>")
+        body.append(_markdown(_aa_section(a)))
+        if len(a.order) >= 2:
+            body.append(_markdown(["### Across data sets", "", _summary(a)]))
         body.append("</section>")
     if problems:
         body += ['<section id="not-used"><h2>Records not used</h2><p class="note">Files under the records folder that no '

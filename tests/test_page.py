@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import re
 import os
 import shutil
 import threading
@@ -177,3 +178,51 @@ def test_committed_page_loads_without_errors(browser, tmp_path):
     shot = os.environ.get("MEDATTN_PAGE_SCREENSHOT")
     if shot:
         browser.save_screenshot(shot)
+
+
+def _layout_report(browser, width: int) -> dict:
+    """At a viewport ``width`` (a phone at 390 px): the body's horizontal overflow, tables outside a
+    scrolling container, and the section and sub-section headings shown."""
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+    browser.refresh()
+    return browser.execute_script(
+        "return {overflow: document.documentElement.scrollWidth - window.innerWidth,"
+        " bare: Array.from(document.querySelectorAll('table')).filter(t => !t.parentElement.classList.contains('scroll')).length,"
+        " wide_images: Array.from(document.querySelectorAll('img')).filter(i => i.getBoundingClientRect().width > window.innerWidth).length,"
+        " headings: Array.from(document.querySelectorAll('h2, h4')).map(h => h.textContent.trim()),"
+        " header: document.querySelector('p.note').innerHTML};")
+
+
+def _markdown_sections(markdown: str) -> tuple[set, set]:
+    h2 = {re.sub(r"[`]", "", line[3:]).strip() for line in markdown.splitlines() if line.startswith("## ")}
+    h3 = {line[4:].replace("`", "").strip() for line in markdown.splitlines() if line.startswith("### ")}
+    return h2, h3
+
+
+def _check_layout(browser, page: Path, markdown: str) -> None:
+    browser.get(page.as_uri())
+    h2, h3 = _markdown_sections(markdown)
+    for width in (1300, 390):
+        rep = _layout_report(browser, width)
+        assert rep["overflow"] <= 0, (width, rep["overflow"])
+        assert rep["bare"] == 0 and rep["wide_images"] == 0, (width, rep)
+        assert "`" not in rep["header"] and "<code>" in rep["header"]
+        shown = {re.sub(r"\s+", " ", h) for h in rep["headings"]}
+        missing_h2 = {h for h in h2 if h.replace("Suite ", "Suite ") not in shown}
+        assert not missing_h2, missing_h2
+        # every markdown sub-section that is not a per-data-set table has its heading on the page
+        kinds = {h for h in h3 if h in ("Cost", "Across data sets") or h.startswith("A/A check")
+                 or h.startswith("The paper's claims") or h.startswith("Against suite")}
+        assert kinds <= shown, kinds - shown
+    browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+@pytest.mark.slow
+def test_page_has_the_markdowns_sections_and_fits_a_phone(browser, page):
+    _check_layout(browser, page, (page.parent / "README.md").read_text())
+
+
+@pytest.mark.slow
+def test_committed_page_has_the_boards_sections_and_fits_a_phone(browser):
+    _check_layout(browser, ROOT / "leaderboard" / "index.html", (ROOT / "leaderboard" / "README.md").read_text())
