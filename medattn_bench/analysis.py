@@ -136,6 +136,7 @@ class DatasetAnalysis:
     localisation: dict[str, Localisation] = field(default_factory=dict)
     machines: list[tuple[str, int]] = field(default_factory=list)  # machine and instruction sets -> runs
     sequential: dict[str, Any] | None = None  # a sequential suite's look: look, looks, splits, max, status, next
+    aa_copies: dict[str, VariantSummary] = field(default_factory=dict)  # A/A rows: judged in the A/A table
 
     @property
     def mixed_machines(self) -> bool:
@@ -525,7 +526,8 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
                                           {v: summarize(v, runs) for v, runs in variants.items() if v not in aa_here},
                                           comps, None, _story(variants),
                                           machines=Counter(machine_label(r) for v in variants.values()
-                                                           for r in v.values()).most_common())
+                                                           for r in v.values()).most_common(),
+                                          aa_copies={v: summarize(v, variants[v]) for v in sorted(aa_here)})
     loc_rows: list[Localisation] = []
     for ds_name, da in out_ds.items():
         variants = datasets[ds_name]

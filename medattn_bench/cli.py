@@ -245,8 +245,10 @@ def export(
     fmt: Annotated[str, typer.Option("--format", help="csv, jsonl or latex.")] = "csv",
     out: Annotated[Path, typer.Option("--out", help="Folder for runs.<ext> and comparisons.<ext> (latex: tables.tex).")] = Path("export"),
     allow_mixed: Annotated[bool, typer.Option("--allow-mixed", help="Rank rows whose protocol differs from the baseline's.")] = False,
+    suite: Annotated[Optional[list[str]], typer.Option("--suite", help="Only this suite (repeatable); default every suite.")] = None,
 ) -> None:
-    """Tidy tables of the same analysis the board shows: one row per run, one per comparison."""
+    """Tidy tables of the same analysis the board shows: one row per run the board uses (A/A copies
+    included and labelled), one per comparison."""
     from .analysis import analyse
     from .export import write_exports
 
@@ -260,11 +262,21 @@ def export(
     infos, info_problems = _suite_infos(records_dir, write=False)
     for p in problems + info_problems:
         typer.echo(f"warning: {p}", err=True)
+    if suite:
+        known = sorted({r.suite for r in recs})
+        unknown = [x for x in suite if x not in known]
+        if unknown:
+            _fail(f"--suite {unknown[0]}: no records of that suite in {records_dir}; suites there: {', '.join(known)}")
+        recs = [r for r in recs if r.suite in suite]
     try:
-        paths = write_exports(analyse(recs, infos, allow_mixed), fmt, out)
+        analyses = analyse(recs, infos, allow_mixed)
+        paths = write_exports(analyses, fmt, out)
     except OSError as exc:
         _fail(f"--out {out}: cannot write ({exc.strerror or exc})")
-    typer.echo(f"wrote {', '.join(str(p) for p in paths)} from {len(recs)} records")
+    from .export import run_rows
+
+    typer.echo(f"wrote {', '.join(str(p) for p in paths)}: {len(run_rows(analyses))} runs the board uses, of "
+               f"{len(recs)} records read (later splits of a sequential suite wait for their look)")
 
 
 @app.command()

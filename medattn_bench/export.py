@@ -16,13 +16,16 @@ from .stable import stable_float
 # column -> description (README "Exports" lists these)
 RUN_COLUMNS = {
     "suite": "suite name", "dataset": "data set", "variant": "leaderboard row (attention block or label)",
+    "role": "baseline, variant, or A/A copy (the baseline's recipe again, another initialisation)",
     "attention": "attention block", "split_seed": "split seed", "init_seed": "initialisation within the split",
     "status": "ok or failed", "auc": "test AUC-ROC, %", "auc_lo": "DeLong 95 % CI, lower, %",
     "auc_hi": "DeLong 95 % CI, upper, %", "n_test": "test images", "ece": "expected calibration error, %",
     "brier": "Brier score", "energy": "Grad-CAM energy in mask, mean over images, %",
     "pointing": "pointing game, %", "iou": "IoU of the top CAM region with the mask, %",
     "params": "parameters", "gmacs": "multiply-accumulates at the run's image size, G",
-    "train_img_s": "training throughput, images/s (variant's cost row)", "infer_img_s": "inference throughput, images/s",
+    "train_img_s": "training throughput, images/s (the variant's cost row on the board)",
+    "infer_img_s": "inference throughput, images/s (the variant's cost row)",
+    "train_ratio": "training speed relative to the baseline, timed beside it (the board's cost ratio)",
     "machine": "device, instruction sets and precision of the run", "isa": "ATen / oneDNN instruction sets",
     "precision": "fp32 or bf16", "commit": "code commit", "content_hash": "data content hash",
     "failure": "why a failed run failed", "record": "record file",
@@ -57,18 +60,20 @@ def run_rows(analyses: list[SuiteAnalysis]) -> list[dict[str, Any]]:
     rows = []
     for a in analyses:
         for ds, d in sorted(a.datasets.items()):
-            for v in a.order:
-                s = d.variants.get(v)
+            for v in a.order + sorted(d.aa_copies):
+                s = d.variants.get(v) or d.aa_copies.get(v)
                 if s is None:
                     continue
+                role = "A/A copy" if v in d.aa_copies else "baseline" if v == a.baseline else "variant"
+                row_cost = a.costs.get(v) or {}
+                tp = row_cost.get("throughput") or {}
                 for (seed, init), r in s.runs.items():
                     m, ex = r.metrics, r.explain or {}
-                    cost = r.cost or {}
-                    static, tp = cost.get("static") or {}, cost.get("throughput") or {}
+                    static = (r.cost or {}).get("static") or {}
                     ci = (m.auc_ci_delong if m else {}) or {}
                     mach = r.env.get("machine", {}) if isinstance(r.env.get("machine"), dict) else {}
                     rows.append(_stable({
-                        "suite": a.name, "dataset": ds, "variant": v, "attention": r.run.attention,
+                        "suite": a.name, "dataset": ds, "variant": v, "role": role, "attention": r.run.attention,
                         "split_seed": seed, "init_seed": init, "status": r.status,
                         "auc": _pct(m.auc) if m else math.nan, "auc_lo": _pct(ci.get("lo")), "auc_hi": _pct(ci.get("hi")),
                         "n_test": m.n_test if m else None, "ece": _pct(m.ece) if m else math.nan,
@@ -77,6 +82,7 @@ def run_rows(analyses: list[SuiteAnalysis]) -> list[dict[str, Any]]:
                         "iou": _pct(_mean(ex.get("iou"))),
                         "params": static.get("params"), "gmacs": static["macs"] / 1e9 if "macs" in static else math.nan,
                         "train_img_s": tp.get("train_img_s", math.nan), "infer_img_s": tp.get("infer_img_s", math.nan),
+                        "train_ratio": tp.get("train_ratio") if tp.get("train_ratio") is not None else math.nan,
                         "machine": machine_label(r), "isa": isa_label(mach.get("isa")),
                         "precision": (r.env.get("device") or {}).get("dtype"),
                         "commit": ((r.env.get("git") or {}).get("commit") or "")[:10],

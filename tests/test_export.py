@@ -22,10 +22,11 @@ SUITE = """\
 name: exptiny
 datasets:
   - {name: phantom_ct, options: {n_per_class: 20, size: 16}}
-attention: [{name: none}, {name: se}, {name: gc}]
+attention: [{name: none}, {name: se}, {name: gc}, {name: none, label: none_b, init_offset: 1}]
 seeds: [0, 1, 2]
 train: {epochs: 2, batch_size: 8, image_size: 16, lr: 0.01}
-eval: {stats: {n_resamples: 200}, cost: {throughput: true, repeats: 1, warmup: 0}, cam: {localisation: true, max_images: 4}}
+eval: {stats: {n_resamples: 200, aa_block: 3}, cost: {throughput: true, repeats: 1, warmup: 0},
+       cam: {localisation: true, max_images: 4}}
 paper_reference:
   phantom_ct: {none: 80.0, se: 84.0, gc: 80.0}
 """
@@ -56,20 +57,25 @@ def test_tables_read_back_in_pandas_equal_the_analysis(records, tmp_path, fmt):
     read = (lambda p: pd.read_csv(p)) if fmt == "csv" else (lambda p: pd.read_json(p, lines=True))
     runs, comps = read(out / f"runs.{fmt}"), read(out / f"comparisons.{fmt}")
     assert list(runs.columns) == list(RUN_COLUMNS) and list(comps.columns) == list(COMPARISON_COLUMNS)
-    assert len(runs) == 9 and len(comps) == 2
+    assert len(runs) == 12 and len(comps) == 2  # the A/A copy's runs are rows too, labelled
+    assert sorted(runs.groupby("role").size().items()) == [("A/A copy", 3), ("baseline", 3), ("variant", 6)]
     assert pd.api.types.is_integer_dtype(runs["split_seed"]) and pd.api.types.is_float_dtype(runs["auc"])
     assert pd.api.types.is_float_dtype(comps["delta"]) and pd.api.types.is_float_dtype(comps["p_adj"])
     a = _analysis(records)[0]
     d = a.datasets["phantom_ct"]
     for _, r in runs.iterrows():
-        rec = d.variants[r["variant"]].runs[(r["split_seed"], r["init_seed"])]
+        rec = (d.variants.get(r["variant"]) or d.aa_copies[r["variant"]]).runs[(r["split_seed"], r["init_seed"])]
         assert r["auc"] == pytest.approx(100 * rec.metrics.auc)
         energy = [e for e in rec.explain["energy"] if e is not None]  # an all-zero CAM has no energy share
         if energy:
             assert r["energy"] == pytest.approx(100 * sum(energy) / len(energy))
         else:
             assert math.isnan(r["energy"])
-        assert r["params"] == rec.cost["static"]["params"] and r["train_img_s"] > 0
+        assert r["params"] == rec.cost["static"]["params"]
+        row_cost = a.costs.get(r["variant"])
+        if row_cost:  # the board's cost row, ratio included
+            assert r["train_img_s"] == pytest.approx(row_cost["throughput"]["train_img_s"])
+            assert r["train_ratio"] == pytest.approx(row_cost["throughput"]["train_ratio"])
         assert r["record"].endswith(f"{r['variant']}/seed{r['split_seed']}.json")
     for _, c in comps.iterrows():
         row = d.comparisons[c["variant"]]
@@ -108,3 +114,12 @@ def test_bad_export_arguments(records, tmp_path):
     afile.write_text("x")
     bad = CliRunner().invoke(cli.app, ["export", str(records), "--out", str(afile)])
     assert bad.exit_code == 2 and "is a file" in bad.output
+
+
+def test_suite_filter(records, tmp_path):
+    out = tmp_path / "one"
+    result = CliRunner().invoke(cli.app, ["export", str(records), "--suite", "exptiny", "--out", str(out)])
+    assert result.exit_code == 0 and "12 runs the board uses" in result.output, result.output
+    assert set(pd.read_csv(out / "runs.csv")["suite"]) == {"exptiny"}
+    result = CliRunner().invoke(cli.app, ["export", str(records), "--suite", "nope", "--out", str(out)])
+    assert result.exit_code == 2 and "--suite nope: no records of that suite" in result.output and "exptiny" in result.output
