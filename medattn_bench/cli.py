@@ -110,6 +110,16 @@ def run(
     left = f", {counts['left_alone']} left alone (see above)" if counts["left_alone"] else ""
     typer.echo(f"{counts['ok']} run(s) ok, {counts['failed']} failed, {skipped} already recorded{left}; "
                f"records in {records or s.records_dir()}")
+    trained = {r.dataset.name for r in runs if r.status in ("todo", "failed", "damaged", "stale")}
+    if counts["ok"] and trained:
+        from .runner import outcome_table
+
+        rows = outcome_table(s, Path(records or s.records_dir()), trained)
+        if rows:
+            typer.echo(f"\nWhere the runs landed (against {s.eval.stats.baseline}; ΔAUC in AUC points, "
+                       f"{round(100 * s.eval.stats.ci_level)} % CI; the board's rule, this suite only; "
+                       "make leaderboard for the whole board):")
+            typer.echo(tabulate(rows, ["dataset", "variant", "runs", "ΔAUC [CI]", "verdict"], tablefmt="simple"))
     if counts["failed"] or counts["left_alone"]:
         raise typer.Exit(1)  # a batch job must not look green when runs failed or were not run
 

@@ -53,27 +53,52 @@ def plan(suite: Suite, only: dict[str, list[str]] | None = None, records_dir: Pa
     return runs
 
 
+def analyse_recorded(suite: Suite, records_dir: Path):
+    """The board's analysis of this suite's recorded runs of its current protocol in ``records_dir``
+    (vetted as the board vets them), or None when there are none."""
+    from .analysis import analyse_suite, group
+    from .results import load_records
+    from .trust import vet
+
+    recs, _ = load_records(records_dir) if records_dir.is_dir() else ([], [])
+    recs, _, _ = vet(recs)
+    protocols = {d.name: canonical_hash(protocol_of(suite, d)) for d in suite.datasets}
+    keys = {a.key for a in suite.attention}
+    recs = [r for r in recs if r.suite == suite.name and protocols.get(r.run.dataset) == r.protocol_hash
+            and r.run.variant in keys and (suite.splits is None or r.run.seed < suite.splits.max)]
+    info = SuiteInfo(name=suite.name, file="", stats=suite.eval.stats.model_dump(),
+                     splits=suite.splits.model_dump() if suite.splits else None)
+    grouped = group(recs).get(suite.name, {})
+    return analyse_suite(suite.name, dict(grouped), info) if grouped else None
+
+
+def outcome_table(suite: Suite, records_dir: Path, datasets: set[str]) -> list[list[str]]:
+    """Per data set in ``datasets``: each variant against the baseline as the board now judges it
+    (ΔAUC in points with its CI, the verdict), for ``run`` to print what it just added."""
+    a = analyse_recorded(suite, records_dir)
+    rows = []
+    for ds in sorted(datasets & set(a.datasets) if a else ()):
+        d = a.datasets[ds]
+        for v in a.order:
+            row = d.comparisons.get(v)
+            if row is None:
+                continue
+            c = row.decisive
+            rows.append([ds, v, str(len(d.variants[v].runs)) if v in d.variants else "–",
+                         f"{100 * c.delta:+.1f} [{100 * c.ci_lo:+.1f}, {100 * c.ci_hi:+.1f}]" if c else "–",
+                         row.outcome + (" (≠ protocol)" if row.mixed else "")])
+    return rows
+
+
 def sequential_targets(suite: Suite, records_dir: Path) -> dict:
     """A sequential suite's split seeds per data set (key: its name): the recorded runs of this
     protocol are analysed as the board does; a data set whose last complete look concluded every
     comparison, or reached ``max``, needs no more; otherwise the next look's splits (the first
     look's before it). A variant whose comparison has concluded (better, worse or equivalent) keeps
     the splits of the look where it did (key: (data set, variant)): it is not trained further."""
-    from .analysis import analyse_suite, group
-    from .results import load_records
-    from .trust import vet
-
     seq = suite.splits
     looks = seq.looks()
-    recs, _ = load_records(records_dir) if records_dir.is_dir() else ([], [])
-    recs, _, _ = vet(recs)
-    protocols = {d.name: canonical_hash(protocol_of(suite, d)) for d in suite.datasets}
-    keys = {a.key for a in suite.attention}
-    recs = [r for r in recs if r.suite == suite.name and protocols.get(r.run.dataset) == r.protocol_hash
-            and r.run.variant in keys and r.run.seed < seq.max]
-    info = SuiteInfo(name=suite.name, file="", stats=suite.eval.stats.model_dump(), splits=seq.model_dump())
-    grouped = group(recs).get(suite.name, {})
-    a = analyse_suite(suite.name, dict(grouped), info) if grouped else None
+    a = analyse_recorded(suite, records_dir)
     out = {}
     for d in suite.datasets:
         state = a.datasets[d.name].sequential if a is not None and d.name in a.datasets else None

@@ -1,6 +1,7 @@
 """Runs end to end on tiny phantoms: determinism, failure recording, resume, kill -9."""
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -264,3 +265,19 @@ def test_runs_per_device_pins_each_worker_to_its_slot(tmp_path, monkeypatch):
     assert counts["ok"] == 4
     recs, _ = load_records(tmp_path / "r")
     assert {r.env["machine"]["cuda_visible_devices"] for r in recs} == {"5", "6"}
+
+
+def test_run_ends_with_where_its_runs_landed(tmp_path, capsys):
+    """An author sees the outcome without rendering the board: per data set the variants trained,
+    ΔAUC with its CI and the verdict, as the board's rule judges them."""
+    from tests.test_cli import run_main
+
+    path = _suite(tmp_path)
+    code, out = run_main(capsys, "run", str(path), "--records", str(tmp_path / "rec"), "--no-progress")
+    assert code == 0, out
+    assert "Where the runs landed (against none" in out
+    line = next(x for x in out.splitlines() if x.startswith("phantom_mri") and " se " in x)
+    assert re.search(r"phantom_mri\s+se\s+2\s+[+-]\d+\.\d \[[+-]\d+\.\d, [+-]\d+\.\d\]\s+(better|worse|equivalent|inconclusive)",
+                     line), line
+    code, out = run_main(capsys, "run", str(path), "--records", str(tmp_path / "rec"), "--no-progress")
+    assert code == 0 and "Where the runs landed" not in out  # nothing trained, nothing to tell
