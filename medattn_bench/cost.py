@@ -139,6 +139,14 @@ def _static_cost(attention: str, factory: Any, placement: str, hparams_key: str,
     return StaticCost(params, params_attn, total, macs_attn, by_op, uncounted, image_size)
 
 
+def static_costs(attention: str, hparams: dict | None, image_size: int) -> dict:
+    """A record's ``cost``: parameters and MACs at the run's size (``static``) and at the study's
+    224 px (``static_224``, parameters and MACs only)."""
+    return {"static": static_cost(attention, hparams, image_size).to_dict(),
+            "static_224": {k: v for k, v in static_cost(attention, hparams, 224).to_dict().items()
+                           if k in ("params", "params_attention", "macs", "macs_attention")}}
+
+
 def flop_counter_macs(model: nn.Module, image_size: int) -> int:
     """torch's FlopCounterMode total halved (it counts 2 FLOPs per multiply-add)."""
     from torch.utils.flop_counter import FlopCounterMode

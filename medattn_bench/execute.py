@@ -146,7 +146,7 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
     import torch
 
     from .attention import ATTENTION
-    from .cost import static_cost
+    from .cost import static_costs
     from .engine import TrainSettings, resolve_device, train_and_evaluate
     from .engine.train import Augment
     from .errors import DataError, DivergedError, MedattnError
@@ -192,7 +192,7 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
               "test_ids_hash": canonical_hash([data.ids[i] for i in test_idx]),
               "leakage": _leakage(data, spec.dataset.name, spec.split, spec.seed, train_idx, test_idx)},
         env=_env(spec, dev),
-        cost=spec.cost or {"static": static_cost(spec.attention.name, spec.attention.hparams, t.image_size).to_dict()},
+        cost=spec.cost or {},  # counted after training (below), so the first step is not kept waiting
     )
     train_s = None
     try:
@@ -221,6 +221,8 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
         failure = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else '(no message)'}"
         if isinstance(exc, SystemExit):
             failure += " (the code called sys.exit during training)"
+    if not common["cost"] and status == "ok":  # parameters and MACs, remembered per process and variant
+        common["cost"] = static_costs(spec.attention.name, spec.attention.hparams, t.image_size)
     return RunRecord(**common, status=status, failure=failure, metrics=metrics, test=test, history=history,
                      time=TimeInfo(started=started.isoformat(timespec="seconds"),
                                    finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),

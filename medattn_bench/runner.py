@@ -344,20 +344,46 @@ def run_suite(suite: Suite, suite_file: str, runs: list[RunSpec], overrides: lis
         if todo:
             check_free_space(folder, todo)
             set_aside_damaged(todo, log)
-            c = suite.eval.cost
-            t_cost = time.perf_counter()
-            _attach_costs(todo, measure_costs(todo, c.repeats, c.warmup, c.throughput, suite.train.threads,
-                                              baseline_spec(suite)))
-            t_cost = time.perf_counter() - t_cost
             since = seconds_since_process_start()
             log(f"{len(todo)} run(s) to do, {len(runs) - len(todo)} already recorded; the first starts "
                 + (f"{since:.1f} s after the command" if since is not None else "now")
-                + f" (cost of {len({s.attention.key for s in todo})} variant(s) measured in {t_cost:.1f} s)")
+                + ("; each variant's throughput is measured after the runs" if suite.eval.cost.throughput else ""))
         devices: tuple[str, ...] = ()
         if runs_per_device > 1 and todo:
             devices = _gpu_slots(suite, runs_per_device, log)
         counts = LocalExecutor(root, tuple(_loaded), workers, suite.train.threads, progress, log, devices).run(todo)
+        if todo and suite.eval.cost.throughput and counts.get("ok"):
+            measure_after_runs(suite, todo, folder, log)
     return {**counts, "skipped": len(runs) - len(todo) - left, "left_alone": left}
+
+
+def measure_after_runs(suite: Suite, todo: list[RunSpec], folder: Path, log: Callable[[str], None]) -> None:
+    """Throughput of the variants that trained now and have no cost row yet, together and each
+    beside the baseline (one training step each per round), measured once the runs are done so
+    that no timing delays the first training step or competes with training; stored as their cost
+    rows in the folder's suite.json, which the board's cost table reads. An existing row is never
+    replaced (``profile --recost`` re-measures a suite's rows together, on an idle machine)."""
+    from .executors import measure_costs
+    from .results import load_suite_infos, write_suite_info
+
+    info = load_suite_infos(folder)[0].get(suite.name)
+    if info is None:
+        return
+    have = {k for k, v in info.costs.items() if isinstance((v or {}).get("throughput"), dict)}
+    ok = [s for s in todo if _status(s) == "done" and s.attention.key not in have]
+    specs = list({s.attention.key: s for s in ok}.values())
+    base = baseline_spec(suite)
+    if not specs:
+        return
+    c = suite.eval.cost
+    t0 = time.perf_counter()
+    costs = measure_costs(specs, c.repeats, c.warmup, True, suite.train.threads, base)
+    costs = {k: v for k, v in costs.items() if isinstance(v.get("throughput"), dict)}
+    if not costs:
+        return
+    write_suite_info(folder, info.model_copy(update={"costs": {**info.costs, **costs}}))
+    log(f"throughput of {len(costs)} variant(s) measured after the runs in {time.perf_counter() - t0:.1f} s, "
+        f"beside {base.key if base else 'nothing'}, into {folder / 'suite.json'}")
 
 
 def seconds_since_process_start() -> float | None:

@@ -281,3 +281,34 @@ def test_run_ends_with_where_its_runs_landed(tmp_path, capsys):
                      line), line
     code, out = run_main(capsys, "run", str(path), "--records", str(tmp_path / "rec"), "--no-progress")
     assert code == 0 and "Where the runs landed" not in out  # nothing trained, nothing to tell
+
+
+def test_cost_is_measured_after_the_runs_and_never_replaces_a_row(tmp_path, capsys):
+    """The first training step waits for no timing: parameters and MACs are counted in the run
+    after training, throughput once every run is done, into suite.json; a later run of a new
+    variant adds its row beside the baseline and leaves the existing rows as they were."""
+    from tests.test_cli import run_main
+
+    from medattn_bench.results import load_suite_infos
+
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY.format(attn="{name: se}", epochs=2).replace("cost: {throughput: false}",
+                                                                     "cost: {throughput: true, repeats: 1, warmup: 0}"))
+    rec = tmp_path / "rec"
+    code, out = run_main(capsys, "run", str(path), "--records", str(rec), "--no-progress", "--only", "seed=0")
+    assert code == 0, out
+    assert "throughput is measured after the runs" in out and "measured after the runs in" in out
+    first = out.index("the first starts")
+    assert out.index("measured after the runs in") > first  # measured after training, not before
+    for p in rec.rglob("seed*.json"):
+        cost = json.loads(p.read_text())["cost"]
+        assert cost["static"]["params"] > 0 and cost["static_224"]["macs"] > 0 and "throughput" not in cost
+    costs = load_suite_infos(rec)[0]["tiny"].costs
+    assert set(costs) == {"none", "se"} and costs["se"]["throughput"]["baseline"] == "none"
+    before = json.dumps(costs, sort_keys=True)
+    code, out = run_main(capsys, "run", str(path), "--records", str(rec), "--no-progress", "--only", "seed=0",
+                         "--set", "attention+=[{name: gc}]")
+    assert code == 0, out
+    costs = load_suite_infos(rec)[0]["tiny"].costs
+    assert set(costs) == {"none", "se", "gc"} and costs["gc"]["throughput"]["baseline"] == "none"
+    assert json.dumps({k: costs[k] for k in ("none", "se")}, sort_keys=True) == before

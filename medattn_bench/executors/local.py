@@ -64,12 +64,10 @@ def _measure_group(group: list, out: dict, repeats: int, warmup: int, threads: i
 def cost_of_variant(a, t, repeats: int, warmup: int, throughput: bool, threads: int | None) -> dict[str, Any]:
     """Parameters and MACs (at the suite's size and at 224 px) and, with ``throughput``, images/s
     measured alone; :func:`measure_costs` times variants beside their baseline instead."""
-    from ..cost import measure_throughput, static_cost
+    from ..cost import measure_throughput, static_costs
     from ..engine import resolve_device
 
-    cost = {"static": static_cost(a.name, a.hparams, t.image_size).to_dict(),
-            "static_224": {k: v for k, v in static_cost(a.name, a.hparams, 224).to_dict().items()
-                           if k in ("params", "params_attention", "macs", "macs_attention")}}
+    cost = static_costs(a.name, a.hparams, t.image_size)
     if throughput:
         dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size, t.batch_size)
         cost["throughput"] = measure_throughput(a.name, a.hparams, t.image_size, t.batch_size, dev, repeats,
