@@ -67,10 +67,13 @@ class ComparisonRow:
     p_equiv_adj: float = float("nan")
     equivalent: bool = False
     look: int = -1  # in a sequential suite, the index of the look whose verdict this row carries
+    unjudged: str = ""  # why no verdict is given although the runs pair (e.g. another machine's baselines)
 
     @property
     def outcome(self) -> str:
         """better / worse (adjusted two-sided p < α), equivalent (adjusted TOST p < α), inconclusive."""
+        if self.unjudged:
+            return "not judged"
         if self.decisive is None:
             return "not tested"
         if self.significant:
@@ -504,6 +507,15 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
             base_ref = base if allow_mixed else {k: r for k, r in base.items() if r.protocol_hash == ref_hash}
             pr, _ = paired_runs(runs, base_ref, f"{ds_name}: {v} vs {baseline}")
             if not pr:
+                continue
+            crossed = sorted({(machine_label(runs[k]), machine_label(base_ref[k])) for k in runs if k in base_ref
+                              and machine_label(runs[k]) != machine_label(base_ref[k])})
+            if crossed and not allow_mixed:
+                # another CPU or arithmetic trains another model: a pairing across machines measures the
+                # machine as much as the block, so no verdict (its runs are still shown)
+                row.unjudged = (f"its runs come from {crossed[0][0]}, the baseline's of the same splits from "
+                                f"{crossed[0][1]}: train the baseline on that machine too (into the same "
+                                "records folder), or compare on the baseline's machine")
                 continue
             if _is_aa(runs, base):
                 aa.append(_aa_result(ds_name, v, pr, st))

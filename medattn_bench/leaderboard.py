@@ -111,7 +111,8 @@ def _verdict_table(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
         if row is None:
             continue
         if row.decisive is None:
-            why = "not ranked: protocol differs (use --allow-mixed)" if row.mixed else "needs ≥ 2 paired splits"
+            why = ("not ranked: protocol differs (use --allow-mixed)" if row.mixed else
+                   f"not judged: {row.unjudged}" if row.unjudged else "needs ≥ 2 paired splits")
             rows.append([v, why] + ["–"] * (len(headers) - 2))
             continue
         c, s, co = row.decisive, row.secondary, row.case_only

@@ -86,7 +86,8 @@ def outcome_table(suite: Suite, records_dir: Path, datasets: set[str]) -> list[l
             c = row.decisive
             rows.append([ds, v, str(len(d.variants[v].runs)) if v in d.variants else "–",
                          f"{100 * c.delta:+.1f} [{100 * c.ci_lo:+.1f}, {100 * c.ci_hi:+.1f}]" if c else "–",
-                         row.outcome + (" (≠ protocol)" if row.mixed else "")])
+                         row.outcome + (" (≠ protocol)" if row.mixed else
+                                        " (the baseline's runs come from another machine)" if row.unjudged else "")])
     return rows
 
 

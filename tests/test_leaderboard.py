@@ -365,3 +365,33 @@ def test_board_does_not_depend_on_the_last_bits_of_its_statistics(tiny_records, 
     raw_up = _renders_on_edge(tiny_records, tmp_path, np.inf, stable=False)
     raw_down = _renders_on_edge(tiny_records, tmp_path, -np.inf, stable=False)
     assert raw_up[0] != raw_down[0]
+
+
+def test_a_variant_whose_runs_come_from_another_machine_gets_no_verdict(tiny_records, tmp_path):
+    """A block trained on another CPU than its baselines (a plugin author's machine): the pairing
+    would measure the machine as much as the block, so its row shows no verdict and says why; the
+    other rows and their adjusted p are computed as before."""
+    copy = tmp_path / "records"
+    shutil.copytree(tiny_records, copy)
+    before = {(a.name, ds, v): (r.outcome, r.p_adj) for a in _analyses(copy) for ds, d in a.datasets.items()
+              for v, r in d.comparisons.items()}
+    for p in (copy / "tiny").glob("*/gc/seed*.json"):
+        d = json.loads(p.read_text())
+        d["env"]["device"]["name"] = "Elsewhere CPU 9000"
+        p.write_text(json.dumps(d))
+    after = _analyses(copy)
+    for a in after:
+        for ds, d in a.datasets.items():
+            gc = d.comparisons["gc"]
+            assert gc.outcome == "not judged" and gc.decisive is None and "Elsewhere CPU 9000" in gc.unjudged
+            assert "se" in d.comparisons and d.comparisons["se"].outcome == before[(a.name, ds, "se")][0]
+    text = _render(copy)
+    assert "not judged: its runs come from Elsewhere CPU 9000" in text and "train the baseline on that machine" in text
+
+
+def _analyses(folder):
+    from medattn_bench.analysis import analyse
+
+    recs, _ = load_records(folder)
+    infos, _ = load_suite_infos(folder)
+    return [a for a in analyse(recs, infos) if a.name == "tiny"]
