@@ -21,7 +21,7 @@ from .stable import stabilise
 from .stats import (Comparison, PairedRun, Power, RankSummary, Verdict, adjust_pvalues, case_bootstrap_p, min_detectable,
                     paired_comparison, random_effects, rank_variants, split_bootstrap, split_bootstrap_deltas, split_delta,
                     split_t, tost_p, variance_growth, verdict)
-from .suite import SplitsSpec, StatsSpec
+from .settings import SplitsSpec, StatsSpec
 
 TESTS = {"split_t": "mean of per-split ΔAUC with a t interval over splits",
          "random_effects": "random effects (DerSimonian-Laird τ², Hartung-Knapp t)",

@@ -174,7 +174,7 @@ def leaderboard(
     --check reads only."""
     from .analysis import analyse
     from .leaderboard import render_analyses
-    from .results import write_text_atomic
+    from .jsonio import write_text_atomic
 
     if not records_dir.is_dir():
         _fail(f"{records_dir}: no such records folder (run a suite first: medattn-bench run suites/demo.yaml)")

@@ -11,7 +11,7 @@ from .analysis import TESTS, group, paired_runs
 from .errors import RecordError
 from .results import load_records, load_suite_infos
 from .stats import delong_ci, paired_comparison, split_bootstrap, split_delta, verdict
-from .suite import StatsSpec
+from .settings import StatsSpec
 
 
 def compare_report(records_dir: Path, a: str, b: str, dataset: str | None = None, suite: str | None = None,

@@ -229,7 +229,7 @@ def _finish(tr: list[float], inf: list[float], batch_size: int, image_size: int,
             extra: dict) -> Throughput:
     import os
 
-    from .results import isa_label
+    from .names import isa_label
 
     peak = torch.cuda.max_memory_allocated() / 2**20 if dev.device == "cuda" else None
     isa = None

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from .suite import AttentionSpec, CamSpec, DatasetSpec, SplitSpec, TrainSpec
+from .settings import AttentionSpec, CamSpec, DatasetSpec, SplitSpec, TrainSpec
 
 
 class RunSpec(BaseModel):
@@ -57,7 +57,7 @@ _CONTENT: dict[str, str] = {}  # data set key -> its content hash, computed on f
 
 
 def _data_key(spec: DatasetSpec, data_root: str | None) -> str:
-    from .suite import canonical_hash
+    from .jsonio import canonical_hash
 
     return canonical_hash([spec.model_dump(), data_root])
 
@@ -155,7 +155,7 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
     from .plugins import provenance
     from .results import Metrics, RunInfo, RunRecord, TestScores, TimeInfo, protocol_part
     from .stats import delong_ci
-    from .suite import canonical_hash
+    from .jsonio import canonical_hash
 
     started = datetime.now(timezone.utc)
     t0 = time.perf_counter()
@@ -243,7 +243,7 @@ def _env(spec: RunSpec, dev) -> dict[str, Any]:
 def _failed_early(spec: RunSpec, started, t0: float, dev, failure: str):
     """The record of a run that failed before training (no split, no model): config and reason."""
     from .results import RunInfo, RunRecord, TimeInfo, protocol_part
-    from .suite import canonical_hash
+    from .jsonio import canonical_hash
 
     return RunRecord(suite=spec.suite,
                      run=RunInfo(dataset=spec.dataset.name, variant=spec.attention.key, attention=spec.attention.name,

@@ -174,7 +174,7 @@ def _tex(text: str) -> str:
 
 def write_exports(analyses: list[SuiteAnalysis], fmt: str, out: Path) -> list[Path]:
     """``runs.<ext>`` and ``comparisons.<ext>`` (csv, jsonl) or ``tables.tex`` (latex) under ``out``."""
-    from .results import write_text_atomic
+    from .jsonio import write_text_atomic
 
     out.mkdir(parents=True, exist_ok=True)
     if fmt == "latex":

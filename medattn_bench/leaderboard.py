@@ -206,7 +206,7 @@ def _needs(q: dict) -> str:
 
 
 def _looks(a: SuiteAnalysis) -> tuple[int, ...]:
-    from .suite import SplitsSpec
+    from .settings import SplitsSpec
 
     return SplitsSpec.model_validate(a.info.splits).looks()
 

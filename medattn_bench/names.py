@@ -64,3 +64,15 @@ def entry_point_origins() -> dict[str, str]:
         dist = ep.dist
         out[ep.name] = f"{dist.name} {dist.version}" if dist is not None else ep.value
     return out
+
+
+def isa_label(isa: dict | None) -> str:
+    """One short name for the instruction sets a record computed with: ATen's CPU capability and
+    the kernel oneDNN picked for an fp32 convolution ('not recorded' for records made before
+    records named them)."""
+    if not isinstance(isa, dict) or not isa:
+        return "instruction set not recorded"
+    conv = str(isa.get("onednn_fp32_conv") or "?")
+    caps = isa.get("caps") if isinstance(isa.get("caps"), dict) else {}
+    mkl = f", MKL capped at {caps['MKL_ENABLE_INSTRUCTIONS']}" if caps.get("MKL_ENABLE_INSTRUCTIONS") else ""
+    return f"ATen {isa.get('aten') or '?'}, oneDNN {conv.split(':')[-1]}{mkl}"

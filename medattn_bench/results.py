@@ -14,11 +14,13 @@ import functools
 import json
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from .jsonio import canonical_hash, write_json_atomic, write_text_atomic  # noqa: F401  (re-exported)
+from .names import isa_label  # noqa: F401  (re-exported)
 
 SCHEMA_VERSION = 2
 SUITE_FILE = "suite.json"
@@ -105,18 +107,6 @@ class SuiteInfo(_Model):
     folder: str | None = Field(None, exclude=True)  # records folder it was read from; never written
 
 
-def isa_label(isa: dict | None) -> str:
-    """One short name for the instruction sets a record computed with: ATen's CPU capability and
-    the kernel oneDNN picked for an fp32 convolution ('not recorded' for records made before
-    records named them)."""
-    if not isinstance(isa, dict) or not isa:
-        return "instruction set not recorded"
-    conv = str(isa.get("onednn_fp32_conv") or "?")
-    caps = isa.get("caps") if isinstance(isa.get("caps"), dict) else {}
-    mkl = f", MKL capped at {caps['MKL_ENABLE_INSTRUCTIONS']}" if caps.get("MKL_ENABLE_INSTRUCTIONS") else ""
-    return f"ATen {isa.get('aten') or '?'}, oneDNN {conv.split(':')[-1]}{mkl}"
-
-
 def arithmetic_of(rec: RunRecord) -> int | str:
     """The training-arithmetic version a record was trained under (1 for records made before records
     named it; see :data:`medattn_bench.models.smallmap.ARITHMETIC`)."""
@@ -144,32 +134,6 @@ def machine_label(rec: RunRecord) -> str:
 def record_path(records_dir: Path, dataset: str, variant: str, seed: int, init_seed: int = 0) -> Path:
     name = f"seed{seed}.json" if init_seed == 0 else f"seed{seed}-init{init_seed}.json"
     return Path(records_dir) / dataset / variant / name
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder, fsync and ``os.replace``:
-    a reader (or a run killed with -9) sees the old file, the new one, or none, never a part. Two
-    writers of the same path each replace it whole. The file gets the umask's normal mode (mkstemp
-    would leave it 0600, unreadable to colleagues on a shared cluster folder)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, obj: Any) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=1, sort_keys=True) + "\n")
 
 
 def write_record(path: Path, record: RunRecord) -> None:
@@ -298,7 +262,7 @@ def _settings_checked(path: Path, info: SuiteInfo, problems: list[str]) -> Suite
     them are still shown, never condemned."""
     from pydantic import ValidationError
 
-    from .suite import SplitsSpec, StatsSpec  # the settings' own models: one definition of what is valid
+    from .settings import SplitsSpec, StatsSpec  # the settings' own models: one definition of what is valid
 
     for key, model in (("stats", StatsSpec), ("splits", SplitsSpec)):
         value = getattr(info, key)
@@ -343,7 +307,6 @@ def migrate_v1(raw: dict[str, Any], patient_named: frozenset[str]) -> tuple[RunR
     initialisation, no init offset, 5 (unused) folds, and patient grouping only where the data set
     has no patient names (so the split is the one patient grouping gives); ``patient_named`` lists
     the data sets whose names carry patients (their v1 runs did not group them)."""
-    from .suite import canonical_hash
 
     config = json.loads(json.dumps(raw["config"]))
     config["attention"].setdefault("init_offset", 0)

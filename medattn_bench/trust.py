@@ -61,7 +61,7 @@ def _test_problems(rec: RunRecord) -> list[str]:
         return [f"test scores must be probabilities in [0, 1], found range {s.min():.3g}..{s.max():.3g}"]
     want = (rec.data or {}).get("test_ids_hash") if isinstance(rec.data, dict) else None
     if want is not None:
-        from .suite import canonical_hash
+        from .jsonio import canonical_hash
 
         if canonical_hash(list(t.ids)) != want:
             return ["its test ids are not the ones its data.test_ids_hash names (the ids were changed after the run)"]
@@ -93,7 +93,7 @@ def _test_problems(rec: RunRecord) -> list[str]:
 
 
 def _config_problems(rec: RunRecord) -> list[str]:
-    from .suite import canonical_hash
+    from .jsonio import canonical_hash
 
     c = rec.config
     out = []

@@ -113,7 +113,8 @@ def spec_from_record(rec: RunRecord, path: Path):
     """The RunSpec a record's stored config describes, with the record's own precision, memory
     format, threads and device where it names them, writing nowhere near the record."""
     from .execute import RunSpec
-    from .suite import AttentionSpec, CamSpec, DatasetSpec, SplitSpec, TrainSpec, canonical_hash
+    from .jsonio import canonical_hash
+    from .settings import AttentionSpec, CamSpec, DatasetSpec, SplitSpec, TrainSpec
 
     c = rec.config
     s = arithmetic_settings(rec)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_attention
+from .base import register_attention
 from .se import reduced_channels
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_attention
+from .base import register_attention
 
 
 @register_attention("criss_cross", paper="Huang et al., CCNet: Criss-Cross Attention, ICCV 2019")

@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from . import register_attention
+from .base import register_attention
 
 
 def eca_kernel_size(channels: int, gamma: float = 2, b: float = 1) -> int:

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_attention
+from .base import register_attention
 
 
 @register_attention("ese", paper="Lee & Park, CenterMask (VoVNetV2 effective SE), CVPR 2020")

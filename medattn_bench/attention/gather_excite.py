@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_attention
+from .base import register_attention
 
 
 @register_attention("gather_excite", paper="Hu et al., Gather-Excite, NeurIPS 2018")

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import register_attention
+from .base import register_attention
 
 
 @register_attention("nonlocal", paper="Wang et al., Non-local Neural Networks, CVPR 2018")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_attention
+from .base import register_attention
 
 
 def reduced_channels(channels: int, rd_ratio: float, rd_divisor: int = 1) -> int:

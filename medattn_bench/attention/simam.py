@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_attention
+from .base import register_attention
 
 
 @register_attention("simam", paper="Yang et al., SimAM: A Simple, Parameter-Free Attention Module, ICML 2021")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from . import register_attention
+from .base import register_attention
 
 
 @register_attention("srm", paper="Lee et al., SRM: A Style-based Recalibration Module, ICCV 2019")

@@ -17,7 +17,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import DataError
-from . import ImageSet
+from .base import ImageSet
 
 CACHE_VERSION = 2
 CACHE_ENV = "MEDATTN_CACHE"

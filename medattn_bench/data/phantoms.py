@@ -16,7 +16,7 @@ import torch
 from scipy import ndimage
 
 from ..dataopts import PhantomOptions
-from . import ImageSet, register_dataset
+from .base import ImageSet, register_dataset
 
 def _grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     ax = (np.arange(size) + 0.5) / size * 2 - 1

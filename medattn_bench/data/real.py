@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..dataopts import CsvOptions, FolderOptions, MedmnistOptions, RealOptions
-from . import ImageSet, register_dataset
+from .base import ImageSet, register_dataset
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 ENV_ROOT = "MEDATTN_DATA"
@@ -299,7 +299,7 @@ def _medmnist(opts: MedmnistOptions, data_root: str | None = None) -> ImageSet:
     x = torch.from_numpy(images)
     x = x[:, None] if x.ndim == 3 else x.permute(0, 3, 1, 2)
     if opts.size and opts.size != x.shape[-1]:
-        from ..engine.train import prepare_images
+        from .prepare import prepare_images
 
         x = prepare_images(x, opts.size)[:, : x.shape[1]]
     ids = [f"{path.stem}/{s}/{i}" for s, p in zip(("train", "val", "test"), parts) for i in range(len(p[1]))]

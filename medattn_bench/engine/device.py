@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ..results import isa_label  # noqa: F401  (re-exported: records and this machine named alike)
+from ..names import isa_label  # noqa: F401  (re-exported: records and this machine named alike)
 
 
 @lru_cache(maxsize=1)
@@ -60,7 +60,7 @@ def _read_cache(path: Path) -> dict:
 
 def _write_cache(path: Path, stored: dict) -> None:
     """Atomically; a cache that cannot be written is only a cost, never an error."""
-    from ..results import write_json_atomic
+    from ..jsonio import write_json_atomic
 
     try:
         write_json_atomic(path, stored)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import DivergedError
+from ..data.prepare import prepare_images  # noqa: F401  (re-exported)
 from .device import DeviceInfo
 
 
@@ -51,19 +52,6 @@ class RunOutput:
     train_seconds: float = 0.0
     model: nn.Module | None = None  # the trained model, in eval mode
     batcher: _Batcher | None = None  # its input normalisation (train-split statistics)
-
-
-def prepare_images(images: torch.Tensor, size: int) -> torch.Tensor:
-    """Resize uint8 ``(N, C, H, W)`` to ``size`` once (antialiased bilinear), still uint8, 3 channels."""
-    if images.shape[-1] != size or images.shape[-2] != size:
-        out = []
-        for chunk in images.split(256):
-            x = F.interpolate(chunk.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-            out.append(x.round_().clamp_(0, 255).to(torch.uint8))
-        images = torch.cat(out)
-    if images.shape[1] == 1:
-        images = images.expand(-1, 3, -1, -1)
-    return images.contiguous()
 
 
 class _Batcher:

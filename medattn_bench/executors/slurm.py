@@ -94,7 +94,7 @@ class SlurmExecutor:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         for spec, job in zip(todo, jobs):
             ledger[spec.path] = {"job_id": job.job_id, "submitted": now, "run": spec.name}
-        from ..results import write_json_atomic
+        from ..jsonio import write_json_atomic
 
         write_json_atomic(folder / LEDGER, ledger)
         self.log(f"submitted {n} run(s) as job array {jobs[0].job_id.split('_')[0]} "
