@@ -48,7 +48,12 @@ def cam_figure_for(runs: list[RunSpec], data_root: str | None, n: int, method: s
     titles = [f"{data.classes[data.labels[i]]}\n{_short(data.ids[i].split('/')[-1])}" for i in chosen]
     shown = images[torch.as_tensor(chosen)].permute(0, 2, 3, 1).numpy()
     shown = shown[..., 0] if data.images.shape[1] == 1 else shown
-    rows, worst = [], 0.0
+    masks = None
+    if data.masks is not None:  # the lesion outlines, at the size the model saw
+        m = torch.nn.functional.interpolate(data.masks[torch.as_tensor(chosen)][:, None].float(), size=(size, size),
+                                            mode="nearest")[:, 0]
+        masks = [x.numpy() > 0.5 for x in m]
+    rows, worst, map_size = [], 0.0, None
     for spec in runs:
         rec = read_record(Path(spec.path))
         if not rec.ok:
@@ -69,12 +74,17 @@ def cam_figure_for(runs: list[RunSpec], data_root: str | None, n: int, method: s
         rec_p1 = np.array([stored[data.ids[i]] for i in chosen])
         worst = max(worst, float(np.abs(p1 - rec_p1).max()))
         target = torch.as_tensor(data.labels[chosen])
+        seen: list = []
+        hook = getattr(model, layer).register_forward_hook(lambda mod, inp, out: seen.append(tuple(out.shape[-2:])))
         maps = cam_maps(model, x.float(), target, method, getattr(model, layer)).detach().numpy()
+        hook.remove()
+        map_size = seen[0] if seen else map_size
         prob_true = np.where(data.labels[chosen] == 1, rec_p1, 1 - rec_p1)
         rows.append((spec.attention.key, list(zip(shown, maps, prob_true.tolist()))))
-    title = (f"{suite_name}, {first.dataset.name}, split seed {first.seed}: {method} on {layer}; "
+    grid = f" ({map_size[0]}x{map_size[1]} map at {size} px, upsampled)" if map_size else ""
+    title = (f"{suite_name}, {first.dataset.name}, split seed {first.seed}: {method} on {layer}{grid}; "
              "number = P(true class) from the run record" + (f"\n{note}" if note else ""))
-    files = cam_figure(rows, titles, out / f"{suite_name}-{first.dataset.name}-cam", title)
+    files = cam_figure(rows, titles, out / f"{suite_name}-{first.dataset.name}-cam", title, masks)
     return files, worst
 
 

@@ -49,22 +49,29 @@ def forest_plot(a: SuiteAnalysis, path: Path) -> Path | None:
 
 
 def cam_figure(rows: list[tuple[str, list[tuple[np.ndarray, np.ndarray, float]]]], titles: list[str], path: Path,
-               suptitle: str) -> list[Path]:
+               suptitle: str, masks: list[np.ndarray | None] | None = None) -> list[Path]:
     """The study's figure: one row per variant, one column per test image, each cell the image with
-    its (per-image normalised) heat map and the probability of the true class. PNG and PDF."""
+    its heat map (per-image normalised, a perceptually uniform colour map at a transparency that
+    leaves the image visible, one colour bar) and the probability of the true class; a lesion
+    outline where ``masks`` has one for the column. PNG and PDF."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     n_rows, n_cols = len(rows), len(titles)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.6 * n_cols + 0.8, 1.6 * n_rows + 0.6), squeeze=False)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.6 * n_cols + 0.8, 1.6 * n_rows + 0.6), squeeze=False,
+                             layout="constrained")
+    shown = None
     for r, (variant, cells) in enumerate(rows):
         for c, (image, cam, prob) in enumerate(cells):
             ax = axes[r][c]
             ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
             peak = cam.max()
-            ax.imshow(cam / peak if peak > 0 else cam, cmap="jet", alpha=0.45, vmin=0, vmax=1)
+            shown = ax.imshow(cam / peak if peak > 0 else cam, cmap="inferno", alpha=0.4, vmin=0, vmax=1)
+            mask = masks[c] if masks else None
+            if mask is not None and mask.any():
+                ax.contour(mask.astype(float), levels=[0.5], colors="cyan", linewidths=0.8)
             ax.text(0.03, 0.97, f"{prob:.2f}", transform=ax.transAxes, va="top", ha="left", fontsize=8, color="white",
                     bbox={"facecolor": "black", "alpha": 0.6, "pad": 1, "lw": 0})
             ax.set_xticks([])
@@ -73,8 +80,13 @@ def cam_figure(rows: list[tuple[str, list[tuple[np.ndarray, np.ndarray, float]]]
                 ax.set_title(titles[c], fontsize=7)
             if c == 0:
                 ax.set_ylabel(variant, fontsize=9)
+    if shown is not None:
+        bar = fig.colorbar(shown, ax=axes, fraction=0.025, pad=0.01)
+        bar.set_label("Grad-CAM / its peak in the image" + (" (cyan: lesion outline)" if masks and
+                                                               any(m is not None and m.any() for m in masks) else ""),
+                      fontsize=7)
+        bar.ax.tick_params(labelsize=6)
     fig.suptitle(suptitle, fontsize=9)
-    fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     out = []
     for suffix in (".png", ".pdf"):

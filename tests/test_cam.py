@@ -144,3 +144,23 @@ def test_board_shows_localisation(kept, tmp_path):
     assert result.exit_code == 0, result.output
     board = (tmp_path / "b.md").read_text()
     assert "Energy in mask %" in board and "ΔEnergy vs none" in board and "| se " in board
+
+
+def test_cam_figure_outlines_the_lesion_where_there_is_a_mask(tmp_path):
+    """Where a column has a lesion mask its outline is drawn over the heat map (cyan), and nowhere
+    without masks."""
+    from medattn_bench.figures import cam_figure
+
+    rng = np.random.default_rng(0)
+    img, cam = rng.random((32, 32)), rng.random((32, 32))
+    mask = np.zeros((32, 32), bool)
+    mask[8:20, 10:22] = True
+    rows = [("none", [(img, cam, 0.9), (img, cam, 0.1)])]
+
+    def cyan(path: Path) -> int:
+        px = np.asarray(Image.open(path).convert("RGB")).astype(int)
+        return int(((px[..., 0] < 60) & (px[..., 1] > 200) & (px[..., 2] > 200)).sum())
+
+    with_mask = cam_figure(rows, ["a", "b"], tmp_path / "m", "t", [mask, None])[0]
+    without = cam_figure(rows, ["a", "b"], tmp_path / "n", "t", None)[0]
+    assert cyan(with_mask) > 50 and cyan(without) == 0
