@@ -68,6 +68,7 @@ class ComparisonRow:
     equivalent: bool = False
     look: int = -1  # in a sequential suite, the index of the look whose verdict this row carries
     unjudged: str = ""  # why no verdict is given although the runs pair (e.g. another machine's baselines)
+    family: int = 0  # 0: the suite's own rows; k > 0: a row added later, judged in a family of its own
 
     @property
     def outcome(self) -> str:
@@ -554,19 +555,24 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
     for loc, q in zip(loc_rows, adjust_pvalues([r.versus.p if r.versus else np.nan for r in loc_rows], st.correction)):
         loc.p_adj = float(q)
         loc.significant = bool(np.isfinite(q) and q < st.alpha)
-    m = sum(r.decisive is not None for r in rows)
-    p = adjust_pvalues([r.decisive.p if r.decisive else np.nan for r in rows], st.correction)
-    for r, q in zip(rows, p):
-        r.p_adj = float(q)
-        r.significant = bool(np.isfinite(q) and q < st.alpha)
-    # Equivalence: two one-sided tests against ± margin, adjusted across the suite like the above.
-    for r in rows:
-        r.p_equiv = tost_p(r.decisive, st.margin / 100) if r.decisive else float("nan")
-    for r, q in zip(rows, adjust_pvalues([r.p_equiv for r in rows], st.correction)):
-        r.p_equiv_adj = float(q)
-        r.equivalent = bool(np.isfinite(q) and q < st.alpha)
-    if seq is not None:
-        _sequential_verdicts(out_ds, rows, windows, seq, st, parts, baseline)
+    # Multiplicity families: the suite's own rows (suite.json's family) are one; a row added later
+    # (a submitted block) is a family of its own, so it never moves another row's verdict.
+    families = families_of(rows, info.family)
+    m = sum(r.decisive is not None for r in families[0]) if families else 0
+    for k, fam in enumerate(families):
+        p = adjust_pvalues([r.decisive.p if r.decisive else np.nan for r in fam], st.correction)
+        for r, q in zip(fam, p):
+            r.p_adj = float(q)
+            r.significant = bool(np.isfinite(q) and q < st.alpha)
+            r.family = k
+        # Equivalence: two one-sided tests against ± margin, adjusted across the family like the above.
+        for r in fam:
+            r.p_equiv = tost_p(r.decisive, st.margin / 100) if r.decisive else float("nan")
+        for r, q in zip(fam, adjust_pvalues([r.p_equiv for r in fam], st.correction)):
+            r.p_equiv_adj = float(q)
+            r.equivalent = bool(np.isfinite(q) and q < st.alpha)
+        if seq is not None:
+            _sequential_verdicts(out_ds, fam, windows, seq, st, parts, baseline, status=k == 0)
     # Power at the corrected alpha: Bonferroni, the most stringent Holm step.
     for ds_name, (sd, n_splits) in spread.items():
         out_ds[ds_name].power = min_detectable(sd, n_splits, st.alpha / max(m, 1), st.power,
@@ -584,6 +590,18 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
              for v in order}
     return SuiteAnalysis(name, info, st, baseline, order, out_ds, m, rank_variants(ranked), table, costs,
                          _provenance(all_recs), aa, _claims(info, baseline, out_ds, order, st.margin, st.alpha, seq))
+
+
+def families_of(rows: list[ComparisonRow], family: list[str] | None) -> list[list[ComparisonRow]]:
+    """The multiplicity families: first the comparisons of the suite's own variants (``family``,
+    recorded in suite.json when the suite first ran; every row when there is none), then one family
+    per variant added later, over its data sets. A family's verdicts depend on its own p values
+    only, so a submitted block never moves the study's rows, nor another submission's."""
+    if not family:
+        return [rows] if rows else []
+    own = [r for r in rows if r.variant in family]
+    added = sorted({r.variant for r in rows if r.variant not in family})
+    return [own] + [[r for r in rows if r.variant == v] for v in added]
 
 
 def _sequential_window(datasets: dict, seq: SplitsSpec, baseline: str) -> tuple[dict, dict[tuple[str, str], int]]:
@@ -611,7 +629,8 @@ def _sequential_window(datasets: dict, seq: SplitsSpec, baseline: str) -> tuple[
 
 def _sequential_verdicts(out_ds: dict[str, DatasetAnalysis], rows: list[ComparisonRow],
                          windows: dict[tuple[str, str], int], seq: SplitsSpec, st: StatsSpec,
-                         parts: dict[tuple[str, str], list[tuple[float, float]]], baseline: str = "none") -> None:
+                         parts: dict[tuple[str, str], list[tuple[float, float]]], baseline: str = "none",
+                         status: bool = True) -> None:
     """Verdicts of a sequential suite, the looks walked in order. At look k an open comparison is
     better / worse when its p is below the look's nominal two-sided level for its share of α, and
     equivalent when its TOST p is below the one-sided level for its share (``seq.spending`` spends
@@ -680,6 +699,8 @@ def _sequential_verdicts(out_ds: dict[str, DatasetAnalysis], rows: list[Comparis
         r.significant, r.equivalent = id(r) in bw, id(r) in eq
         r.p_adj = min(1.0, v.p * st.alpha / two) if two > 0 else 1.0
         r.p_equiv_adj = min(1.0, pe * st.alpha / one) if one > 0 and np.isfinite(pe) else 1.0
+    if not status:  # a submitted block's own family: its rows' verdicts, not the data sets' looks
+        return
     for ds, d in out_ds.items():
         k = stopped_at.get(ds, reached.get(ds, -1))
         mine = [r for r in tested if r.dataset == ds]

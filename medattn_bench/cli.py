@@ -151,7 +151,9 @@ def _suite_infos(records_dir: Path, write: bool = True) -> tuple[dict, list[str]
         fresh = info.model_copy(update={"description": s.description.strip(), "protocol": s.protocol.strip(),
                                         "stats": s.eval.stats.model_dump(),
                                         "splits": s.splits.model_dump() if s.splits else None,
-                                        "paper_reference": s.paper_reference, "check_against": s.check_against})
+                                        "paper_reference": s.paper_reference, "check_against": s.check_against,
+                                        # a folder from before families were recorded: the suite as it ran
+                                        "family": info.family or [a.key for a in s.attention]})
         if fresh != info:
             if write:
                 write_suite_info(Path(info.folder), fresh)

@@ -516,7 +516,7 @@ def _statistics_prose(a: SuiteAnalysis) -> str:
             f"unadjusted. The {other} is shown as a second opinion (unadjusted p). The case-only bootstrap "
             f"({st.n_resamples} stratified resamples, {st.ci_method} CI, seed {st.seed}) is conditional on these "
             "trained models: it says whether these models differ, not whether the recipes do. ECE: 15 equal-width "
-            "bins, top-label confidence." + _overlap_prose(a))
+            "bins, top-label confidence." + _family_prose(a) + _overlap_prose(a))
 
 
 # The decisive test's rejection rate (%) for a true null about new patients, where a test case's
@@ -533,6 +533,19 @@ def _population_rate(kind: str, n: int) -> str:
     k = min(table, key=lambda s: (abs(s - n), s))
     lo, hi = table[k]
     return f"{min(lo, hi):.0f}-{max(lo, hi):.0f} % with {'about ' if k != n else ''}{k} splits"
+
+
+def _family_prose(a: SuiteAnalysis) -> str:
+    """The multiplicity policy of a board that grows, in one sentence."""
+    fam = a.info.family
+    if not fam:
+        return ""
+    own = [v for v in a.order if v in fam and v != a.baseline]
+    added = sorted({r.variant for d in a.datasets.values() for r in d.comparisons.values() if r.variant not in fam})
+    text = (f" Multiplicity: the suite's own rows ({', '.join(own)}) form one {CORRECTIONS[a.settings.correction]} family; "
+            "a block added later is judged in a family of its own, over its data sets, so adding a block moves "
+            "no other row's verdict or adjusted p")
+    return text + (f" (added here: {', '.join(added)})." if added else ".")
 
 
 def _overlap_prose(a: SuiteAnalysis) -> str:

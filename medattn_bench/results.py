@@ -104,6 +104,9 @@ class SuiteInfo(_Model):
     check_against: str | None = None
     costs: dict[str, dict[str, Any]] = Field(default_factory=dict)  # variant -> cost re-measured together
     splits: dict[str, int | str] | None = None  # a sequential suite's min, max, step, spending, correction
+    # the rows judged together (one multiplicity family), fixed when the suite first ran; a row added
+    # later is a submission, judged in a family of its own (analysis.families_of)
+    family: list[str] | None = None
     folder: str | None = Field(None, exclude=True)  # records folder it was read from; never written
 
 
