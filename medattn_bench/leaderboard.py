@@ -540,8 +540,11 @@ def _family_prose(a: SuiteAnalysis) -> str:
     fam = a.info.family
     if not fam:
         return ""
-    own = [v for v in a.order if v in fam and v != a.baseline]
-    added = sorted({r.variant for d in a.datasets.values() for r in d.comparisons.values() if r.variant not in fam})
+    compared = {r.variant for d in a.datasets.values() for r in d.comparisons.values()}
+    own = [v for v in a.order if v in fam and v in compared]
+    added = sorted(v for v in compared if v not in fam)
+    if not own and not added:  # nothing compared (an A/A suite): no family to speak of
+        return ""
     text = (f" Multiplicity: the suite's own rows ({', '.join(own)}) form one {CORRECTIONS[a.settings.correction]} family; "
             "a block added later is judged in a family of its own, over its data sets, so adding a block moves "
             "no other row's verdict or adjusted p")
