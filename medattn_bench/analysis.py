@@ -801,8 +801,14 @@ def _order(datasets: dict[str, dict[str, dict]], baseline: str, aa: set[tuple[st
 def analyse(records: list[RunRecord], infos: dict[str, SuiteInfo], allow_mixed: bool = False) -> list[SuiteAnalysis]:
     """Every suite in ``records``, sorted by name, every float rounded past machine noise
     (:func:`~medattn_bench.stable.stabilise`)."""
+    from .analysis_cache import cached, suite_key
+
     grouped = group(records)
-    out = [analyse_suite(name, grouped[name], infos.get(name), allow_mixed) for name in sorted(grouped)]
+    out = []
+    for name in sorted(grouped):
+        recs = [r for by_v in grouped[name].values() for runs in by_v.values() for r in runs.values()]
+        key = suite_key(name, recs, infos.get(name), allow_mixed)
+        out.append(cached(key, lambda n=name: analyse_suite(n, grouped[n], infos.get(n), allow_mixed), SuiteAnalysis))
     by_name = {a.name: a for a in out}
     for a in out:
         if a.info.check_against:

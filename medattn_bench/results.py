@@ -11,6 +11,7 @@ validation is reported and skipped, never fatal to a whole report.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import subprocess
@@ -85,6 +86,7 @@ class RunRecord(_Model):
     weights: dict[str, Any] | None = None  # file and sha256 of the kept state_dict
     time: TimeInfo
     path: str | None = Field(None, exclude=True)  # where it was read from; never written
+    digest: str | None = Field(None, exclude=True)  # sha256 of the text read; never written
 
     @property
     def ok(self) -> bool:
@@ -200,8 +202,9 @@ def inside_folder(root: Path, path: Path) -> Path:
 
 def read_record(path: Path) -> RunRecord:
     """Parse and validate one record; raises ValueError with the reason if it is not usable."""
+    text = read_bounded(path)
     try:
-        raw = json.loads(read_bounded(path))
+        raw = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ValueError(f"unreadable ({exc.__class__.__name__}: {exc})") from None
     except RecursionError:
@@ -217,6 +220,7 @@ def read_record(path: Path) -> RunRecord:
     except ValidationError as err:
         raise ValueError(f"invalid record: {_validation_line(err)}") from None
     rec.path = str(path)
+    rec.digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
     return rec
 
 

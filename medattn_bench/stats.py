@@ -142,11 +142,19 @@ def _kernel(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
 
 def _case_counts(rng: np.random.Generator, k: int, size: int) -> np.ndarray:
     """(size, k) multinomial(k, 1/k) counts, one row per resample: k uniform case indices per row,
-    counted (``np.bincount``); the same distribution as ``Generator.multinomial`` in about a quarter
-    of its time, which dominated every board render."""
+    counted (``np.bincount``); the same distribution as ``Generator.multinomial`` in a fraction of
+    its time. The indices are drawn in one call and counted in blocks of about 64 k indices, which
+    stay in the CPU cache (counting them all at once was four times slower)."""
     dt = np.int16 if k < 2**15 else np.int64
-    flat = rng.integers(0, k, size=(size, k), dtype=dt).astype(np.intp) + (np.arange(size, dtype=np.intp) * k)[:, None]
-    return np.bincount(flat.ravel(), minlength=size * k).reshape(size, k).astype(np.float32)
+    raw = rng.integers(0, k, size=(size, k), dtype=dt)
+    out = np.empty((size, k), dtype=np.float32)
+    rows = max(1, 65_536 // k)
+    offsets = (np.arange(rows, dtype=np.intp) * k)[:, None]
+    for s in range(0, size, rows):
+        block = raw[s : s + rows]
+        n = len(block)
+        out[s : s + n] = np.bincount((block.astype(np.intp) + offsets[:n]).ravel(), minlength=n * k).reshape(n, k)
+    return out
 
 
 def _case_replicates(d: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:

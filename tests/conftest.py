@@ -16,5 +16,9 @@ def shared_datasets() -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory, monkeypatch):
-    """Decoded data and the device probe are cached per test session, never in the user's home."""
+    """Decoded data and the device probe are cached per test session, never in the user's home;
+    analyses are not cached."""
     monkeypatch.setenv("MEDATTN_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    # every test computes its analyses (a test that patches a statistic must see it used);
+    # tests/test_analysis_cache.py turns the cache on where it is the subject
+    monkeypatch.setenv("MEDATTN_ANALYSIS_CACHE", "off")
