@@ -69,6 +69,7 @@ class ComparisonRow:
     look: int = -1  # in a sequential suite, the index of the look whose verdict this row carries
     unjudged: str = ""  # why no verdict is given although the runs pair (e.g. another machine's baselines)
     family: int = 0  # 0: the suite's own rows; k > 0: a row added later, judged in a family of its own
+    submission: str = ""  # a row added later: its submission and the maintainer's check, or "unverified: ..."
 
     @property
     def outcome(self) -> str:
@@ -798,9 +799,22 @@ def _order(datasets: dict[str, dict[str, dict]], baseline: str, aa: set[tuple[st
     return [baseline] + sorted(v for v in seen if v != baseline) if baseline in seen else sorted(seen)
 
 
-def analyse(records: list[RunRecord], infos: dict[str, SuiteInfo], allow_mixed: bool = False) -> list[SuiteAnalysis]:
+def _mark_submissions(a: SuiteAnalysis, marks: dict) -> None:
+    """Each row added to the suite after it first ran says what its submission and the maintainer's
+    check show (:func:`medattn_bench.submission.marks`), or that it has none."""
+    for ds, d in a.datasets.items():
+        for v, row in d.comparisons.items():
+            mark = marks.get((a.name, ds, v))
+            if mark is not None:
+                row.submission = mark.text()
+            elif row.family > 0:
+                row.submission = f"{v}: unverified: not submitted (no maintainer's check)"
+
+
+def analyse(records: list[RunRecord], infos: dict[str, SuiteInfo], allow_mixed: bool = False,
+            marks: dict | None = None) -> list[SuiteAnalysis]:
     """Every suite in ``records``, sorted by name, every float rounded past machine noise
-    (:func:`~medattn_bench.stable.stabilise`)."""
+    (:func:`~medattn_bench.stable.stabilise`); ``marks``: the submitted rows' marks."""
     from .analysis_cache import cached, suite_key
 
     grouped = group(records)
@@ -811,6 +825,7 @@ def analyse(records: list[RunRecord], infos: dict[str, SuiteInfo], allow_mixed: 
         out.append(cached(key, lambda n=name: analyse_suite(n, grouped[n], infos.get(n), allow_mixed), SuiteAnalysis))
     by_name = {a.name: a for a in out}
     for a in out:
+        _mark_submissions(a, marks or {})
         if a.info.check_against:
             a.checks = _checks(a, by_name.get(a.info.check_against), grouped, a.settings)
     # what every renderer prints must not depend on the last bits of a float (see stable.py)

@@ -184,10 +184,11 @@ def leaderboard(
         _fail(f"--out {out}: is a folder; name the markdown file to write, e.g. {out / 'README.md'}")
     recs, problems, n_dup = _vetted_records(records_dir)
     infos, info_problems = _suite_infos(records_dir, write=not check)
-    problems += info_problems
+    marks, mark_problems = _submission_marks(recs, infos)
+    problems += info_problems + mark_problems
     for p in problems:
         typer.echo(f"warning: {p}", err=True)
-    analyses = analyse(recs, infos, allow_mixed)
+    analyses = analyse(recs, infos, allow_mixed, marks)
     figures: dict[str, str] = {}
     if str(out) != "-":
         from .figures import forest_plot
@@ -240,6 +241,13 @@ def _rel_to(path: Path, base: Path) -> str:
     return Path(os.path.relpath(Path(path).resolve(), Path(base).resolve())).as_posix()
 
 
+def _submission_marks(recs: list, infos: dict) -> tuple[dict, list[str]]:
+    """The submitted rows' marks from each suite folder's .submissions/ (see ``submission.marks``)."""
+    from .submission import marks
+
+    return marks(recs, {name: Path(i.folder) for name, i in infos.items() if i.folder})
+
+
 def _vetted_records(records_dir: Path):
     """Records below ``records_dir`` that pass :func:`medattn_bench.trust.vet`, one line per file
     not used, and how many files are duplicate claims."""
@@ -272,7 +280,8 @@ def export(
         _fail(f"--out {out}: is a file; name a folder for the tables")
     recs, problems, _ = _vetted_records(records_dir)
     infos, info_problems = _suite_infos(records_dir, write=False)
-    for p in problems + info_problems:
+    marks, mark_problems = _submission_marks(recs, infos)
+    for p in problems + info_problems + mark_problems:
         typer.echo(f"warning: {p}", err=True)
     if suite:
         known = sorted({r.suite for r in recs})
@@ -281,7 +290,7 @@ def export(
             _fail(f"--suite {unknown[0]}: no records of that suite in {records_dir}; suites there: {', '.join(known)}")
         recs = [r for r in recs if r.suite in suite]
     try:
-        analyses = analyse(recs, infos, allow_mixed)
+        analyses = analyse(recs, infos, allow_mixed, marks)
         paths = write_exports(analyses, fmt, out)
     except OSError as exc:
         _fail(f"--out {out}: cannot write ({exc.strerror or exc})")
@@ -352,6 +361,56 @@ def verify(
         bad += not v.ok
     if bad:
         raise typer.Exit(1)
+
+
+@app.command()
+def submit(
+    records_dir: Annotated[Path, typer.Argument(help="The records folder of one suite (holds suite.json).")],
+    attention: Annotated[str, typer.Option("--attention", help="The block's row (its label or name) to send.")],
+    out: Annotated[Path, typer.Option("--out", help="A new folder for the bundle.")] = Path("submission"),
+) -> None:
+    """Bundle a block's records for a pull request: the records, their sha256, the block's
+    distribution, version and source hash and the machines they ran on (submission.json)."""
+    from .submission import bundle
+
+    sub, warnings = bundle(records_dir, attention, out)
+    for w in warnings:
+        typer.echo(f"warning: {w}", err=True)
+    machines = sorted({e.machine for e in sub.records})
+    typer.echo(f"wrote {out}: {len(sub.records)} records of {sub.block} ({sub.distribution or sub.origin} "
+               f"{sub.version or ''}, source {(sub.source_sha256 or 'not recorded')[:12]}) from {'; '.join(machines)}. "
+               f"Open a pull request with {out}/ added under leaderboard/submissions/{sub.block}/, filled in as "
+               ".github/PULL_REQUEST_TEMPLATE.md asks; a maintainer runs: medattn-bench review "
+               f"leaderboard/submissions/{sub.block} --accept leaderboard/records")
+
+
+@app.command()
+def review(
+    bundle_dir: Annotated[Path, typer.Argument(help="A submission bundle (holds submission.json).")],
+    sample: Annotated[int, typer.Option("--sample", min=1, help="Records to re-train, drawn at random.")] = 2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the draw.")] = 0,
+    accept: Annotated[Optional[Path], typer.Option("--accept", help="When every re-trained record is consistent, add the records to this records root (never replacing one) and keep the submission and check beside them.")] = None,
+    data_root: DataRootOpt = None,
+    plugin: PluginOpt = None,
+) -> None:
+    """The maintainer's check of a submission: the bundle against its own file list, the installed
+    block against the submitted code, then a sample of records re-trained with `verify`; writes
+    check.json. Exit 1 when a re-trained record is not consistent (nothing accepted)."""
+    from .review import review as run_review
+    from .submission import accept as accept_bundle
+
+    if not (bundle_dir / "submission.json").is_file():
+        _fail(f"{bundle_dir}: no submission.json (make a bundle with: medattn-bench submit RECORDS --attention NAME --out DIR)")
+    _plugins(plugin)
+    check = run_review(bundle_dir, sample, seed, data_root, tuple(plugin or ()), log=typer.echo)
+    bad = [r for r in check.results if r.verdict not in ("identical", "consistent")]
+    typer.echo(f"re-trained {check.sampled} of {check.of}: " + ("consistent" if not bad else f"{len(bad)} not consistent")
+               + f"; wrote {bundle_dir / 'check.json'}")
+    if bad:
+        raise typer.Exit(1)
+    if accept is not None:
+        added = accept_bundle(bundle_dir, accept)
+        typer.echo(f"accepted into {accept / check.suite}: {len(added)} records added; run make leaderboard")
 
 
 @app.command()

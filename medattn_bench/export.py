@@ -39,6 +39,7 @@ COMPARISON_COLUMNS = {
     "verdict": "better / worse / equivalent / inconclusive", "tau": "between-split sd of the true ΔAUC, points",
     "mde": "ΔAUC detected with the suite's power at its corrected α, points",
     "paper_delta": "the paper's reported ΔAUC, points", "paper_claim": "how the paper's claim fares",
+    "submission": "a row added later: its submission and the maintainer's re-training, or unverified",
 }
 
 
@@ -112,6 +113,7 @@ def comparison_rows(analyses: list[SuiteAnalysis]) -> list[dict[str, Any]]:
                     "mde": 100 * d.power.mde if d.power is not None and math.isfinite(d.power.mde) else math.nan,
                     "paper_delta": claim.reported_delta if claim else math.nan,
                     "paper_claim": claim.status if claim else "",
+                    "submission": row.submission,
                 }))
     return rows
 

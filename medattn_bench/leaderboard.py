@@ -180,6 +180,15 @@ def _power_line(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
             f"{need} splits.")
 
 
+def submission_line(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
+    """Rows added after the suite first ran: who sent them and what the maintainer's re-training found."""
+    marks = [d.comparisons[v].submission for v in a.order if v in d.comparisons and d.comparisons[v].submission]
+    if not marks:
+        return ""
+    return ("Submitted rows (a maintainer re-trains a sample of a submission's records with `verify`): "
+            + "; ".join(marks) + ".")
+
+
 def sequential_line(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
     q = d.sequential
     if not q["look"]:
@@ -608,6 +617,9 @@ def render_suite(a: SuiteAnalysis, figures: dict[str, str] | None = None) -> lis
         lines += [_auc_table(d, a), ""]
         if d.comparisons:
             lines += [_verdict_table(d, a), "", _power_line(d, a), ""]
+            sub = submission_line(d, a)
+            if sub:
+                lines += [sub, ""]
         if d.sequential:
             lines += [sequential_line(d, a), ""]
         cam = (figures or {}).get(f"{a.name}/{name}")
@@ -673,6 +685,6 @@ def render_analyses(analyses: list[SuiteAnalysis], problems: list[str] | tuple[s
 
 def render(records: list[RunRecord], infos: dict[str, SuiteInfo] | None = None,
            problems: list[str] | tuple[str, ...] = (), allow_mixed: bool = False,
-           figures: dict[str, str] | None = None) -> str:
+           figures: dict[str, str] | None = None, marks: dict | None = None) -> str:
     """The leaderboard markdown for ``records`` (pure; deterministic)."""
-    return render_analyses(analyse(records, infos or {}, allow_mixed), problems, figures)
+    return render_analyses(analyse(records, infos or {}, allow_mixed, marks), problems, figures)

@@ -159,7 +159,7 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
                 problems: list[str] | tuple[str, ...] = ()) -> str:
     """The page for ``analyses``; links (records, figures) relative to ``base``, the page's folder."""
     from .leaderboard import (CHECKS_INTRO, HEADER, _aa_section, _checks_section, _claims_section, _cost_table,
-                              _power_line, _summary, board_order, findings_sentences, protocol_line, provenance_lines,
+                              _power_line, _summary, submission_line, board_order, findings_sentences, protocol_line, provenance_lines,
                               sequential_line)
 
     runs, comps = run_rows(analyses), comparison_rows(analyses)
@@ -240,6 +240,8 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
                                                            "data-dataset": ds}))
             if d.comparisons:
                 body.append(f'<p class="note">{_inline(_power_line(d, a))}</p>')
+                if submission_line(d, a):
+                    body.append(f'<p class="note">{_inline(submission_line(d, a))}</p>')
             cam = figures.get(f"{a.name}/{ds}")
             if cam:
                 body.append(f'<p><img src="{escape(cam)}" alt="Grad-CAM of {escape(a.name)} / {escape(ds)}"></p>')

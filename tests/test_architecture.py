@@ -13,11 +13,11 @@ LAYERS = [
                 "metrics"]),
     ("blocks, models and data", ["attention", "models", "data", "cam", "contract", "plugins"]),
     ("engine: one training run", ["engine", "cost"]),
-    ("records: schema, store, vetting", ["results", "trust"]),
+    ("records: schema, store, vetting", ["results", "trust", "submission"]),
     ("analysis", ["stats", "claims", "analysis", "analysis_cache"]),
     ("views", ["leaderboard", "page", "export", "figures"]),
     ("running: the suite planner, executors, tools that re-train", ["suite", "execute", "executors", "runner",
-                                                                     "verify", "compare", "camfig"]),
+                                                                     "verify", "review", "compare", "camfig"]),
     ("command line", ["cli", "__main__"]),
 ]
 
