@@ -201,6 +201,7 @@ def verify_record(path: Path | RunRecord, data_root: str | None = None,
             raise RecordError(f"{path}: not verified: {exc}") from None
     else:
         rec = path
+        path = Path(rec.path or "(record)")  # named by its file in every line below
     if not rec.ok:
         raise RecordError(f"{path}: a failed run has no scores to verify")
     from .trust import record_problems

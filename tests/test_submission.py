@@ -75,6 +75,7 @@ def test_submit_review_accept_and_the_board_marks_the_row(trained, tmp_path):
     res = runner.invoke(cli.app, ["review", str(bundle), "--sample", "1", "--accept", str(board.parent)])
     assert res.exit_code == 0, res.output
     assert "identical" in res.output and "re-trained 1 of 3: consistent" in res.output
+    assert res.output.splitlines()[0].startswith(str(bundle)) and "schema_version" not in res.output
     check = json.loads((bundle / "check.json").read_text())
     assert check["sampled"] == 1 and check["of"] == 3 and check["results"][0]["verdict"] == "identical"
     assert (board / ".submissions" / "eca" / "check.json").is_file()
