@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from medattn_bench import analysis, analysis_cache
+from medattn_bench.analysis import cache as analysis_cache
+from medattn_bench.analysis import suite as analysis_suite
 from medattn_bench.leaderboard import render
 from medattn_bench.results import load_records, load_suite_infos
 
@@ -23,13 +24,13 @@ def demo(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDATTN_ANALYSIS_CACHE", "on")
     monkeypatch.setenv("MEDATTN_CACHE", str(tmp_path / "cache"))
     calls = []
-    real = analysis.analyse_suite
+    real = analysis_suite.analyse_suite
 
     def counting(*args, **kw):
         calls.append(args[0])
         return real(*args, **kw)
 
-    monkeypatch.setattr(analysis, "analyse_suite", counting)
+    monkeypatch.setattr(analysis_suite, "analyse_suite", counting)
     return folder, calls, tmp_path / "cache" / "analysis"
 
 

@@ -14,7 +14,7 @@ LAYERS = [
     ("blocks, models and data", ["attention", "models", "data", "cam", "contract", "plugins"]),
     ("engine: one training run", ["engine", "cost"]),
     ("records: schema, store, vetting", ["results", "trust", "submission"]),
-    ("analysis", ["stats", "claims", "analysis", "analysis_cache"]),
+    ("analysis", ["stats", "claims", "analysis"]),
     ("views", ["leaderboard", "page", "export", "figures"]),
     ("running: the suite planner, executors, tools that re-train", ["suite", "execute", "executors", "runner",
                                                                      "verify", "review", "compare", "camfig"]),
