@@ -59,7 +59,7 @@ VARIANTS = ("se", "cbam", "gc", "eca")
 def board_regime(folder: Path, splits: int = 5) -> dict:
     """Per data set: each variant's sd and mean of per-split ΔAUC (AUC points) over the first
     ``splits`` split seeds, and the share of variance the four variants share."""
-    from medattn_bench.results import load_records
+    from medattn_bench.records import load_records
 
     recs, _ = load_records(folder)
     auc = {(r.run.dataset, r.run.variant, r.run.seed): r.metrics.auc for r in recs

@@ -9,7 +9,7 @@ import numpy as np
 
 from .errors import MedattnError, RecordError
 from .execute import RunSpec, dataset_for, load_weights, split_indices
-from .results import read_record
+from .records import read_record
 
 
 def pick_images(ids: list[str], labels: np.ndarray, test_idx: np.ndarray, n: int) -> list[int]:

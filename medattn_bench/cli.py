@@ -130,7 +130,7 @@ def _suite_infos(records_dir: Path, write: bool = True) -> tuple[dict, list[str]
     suite.json is written back unless ``write`` is False (``leaderboard --check`` only reads)."""
     from pydantic import ValidationError
 
-    from .results import load_suite_infos, write_suite_info
+    from .records import load_suite_infos, write_suite_info
     from .suite import Suite, _read_yaml, apply_override
 
     infos, problems = load_suite_infos(records_dir)
@@ -243,7 +243,7 @@ def _rel_to(path: Path, base: Path) -> str:
 
 def _submission_marks(recs: list, infos: dict) -> tuple[dict, list[str]]:
     """The submitted rows' marks from each suite folder's .submissions/ (see ``submission.marks``)."""
-    from .submission import marks
+    from .records.submission import marks
 
     return marks(recs, {name: Path(i.folder) for name, i in infos.items() if i.folder})
 
@@ -251,8 +251,8 @@ def _submission_marks(recs: list, infos: dict) -> tuple[dict, list[str]]:
 def _vetted_records(records_dir: Path):
     """Records below ``records_dir`` that pass :func:`medattn_bench.trust.vet`, one line per file
     not used, and how many files are duplicate claims."""
-    from .results import load_records
-    from .trust import vet
+    from .records import load_records
+    from .records.trust import vet
 
     recs, problems = load_records(records_dir)
     usable, unused, n_dup = vet(recs)
@@ -371,7 +371,7 @@ def submit(
 ) -> None:
     """Bundle a block's records for a pull request: the records, their sha256, the block's
     distribution, version and source hash and the machines they ran on (submission.json)."""
-    from .submission import bundle
+    from .records.submission import bundle
 
     sub, warnings = bundle(records_dir, attention, out)
     for w in warnings:
@@ -397,7 +397,7 @@ def review(
     block against the submitted code, then a sample of records re-trained with `verify`; writes
     check.json. Exit 1 when a re-trained record is not consistent (nothing accepted)."""
     from .review import review as run_review
-    from .submission import accept as accept_bundle
+    from .records.submission import accept as accept_bundle
 
     if not (bundle_dir / "submission.json").is_file():
         _fail(f"{bundle_dir}: no submission.json (make a bundle with: medattn-bench submit RECORDS --attention NAME --out DIR)")
@@ -452,7 +452,7 @@ def records_migrate(records_dir: Annotated[Path, typer.Argument(help="Folder of 
     import json
 
     from .data.real import PATIENT_NAMED
-    from .results import SuiteInfo, migrate_v1, record_files, suite_info_path, write_record, write_suite_info
+    from .records import SuiteInfo, migrate_v1, record_files, suite_info_path, write_record, write_suite_info
 
     if not records_dir.is_dir():
         _fail(f"{records_dir}: no such records folder")
@@ -622,7 +622,7 @@ def _recost(suite_file: Path, records: Path | None, overrides: list[str], plugin
     from types import SimpleNamespace
 
     from .executors.local import measure_costs
-    from .results import load_suite_infos, write_suite_info
+    from .records import load_suite_infos, write_suite_info
     from .runner import FolderLock, baseline_spec
     from .suite import load_suite
 

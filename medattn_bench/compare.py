@@ -9,7 +9,7 @@ from tabulate import tabulate
 
 from .analysis import TESTS, group, paired_runs
 from .errors import RecordError
-from .results import load_records, load_suite_infos
+from .records import load_records, load_suite_infos
 from .stats import delong_ci, paired_comparison, split_bootstrap, split_delta, verdict
 from .settings import StatsSpec
 
@@ -18,7 +18,7 @@ def compare_report(records_dir: Path, a: str, b: str, dataset: str | None = None
                    warn=lambda line: None) -> str:
     """The report; ``warn`` gets one line per record file not used (unreadable, inconsistent,
     misfiled or a duplicate claim), as the leaderboard names them."""
-    from .trust import vet
+    from .records.trust import vet
 
     recs, problems = load_records(records_dir)
     recs, unused, _ = vet(recs)

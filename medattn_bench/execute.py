@@ -153,7 +153,7 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
     from .metrics import calibration
     from .models import resnet18
     from .plugins import provenance
-    from .results import Metrics, RunInfo, RunRecord, TestScores, TimeInfo, protocol_part
+    from .records import Metrics, RunInfo, RunRecord, TestScores, TimeInfo, protocol_part
     from .stats import delong_ci
     from .jsonio import canonical_hash
 
@@ -234,7 +234,7 @@ def _env(spec: RunSpec, dev) -> dict[str, Any]:
     from . import __version__
     from .engine.device import machine_summary
     from .models.smallmap import ARITHMETIC
-    from .results import git_info
+    from .records import git_info
 
     return {"package_version": __version__, "git": git_info(), "machine": machine_summary(), "device": dev.to_dict(),
             "torch_seed": spec.torch_seed, "arithmetic": ARITHMETIC}
@@ -242,7 +242,7 @@ def _env(spec: RunSpec, dev) -> dict[str, Any]:
 
 def _failed_early(spec: RunSpec, started, t0: float, dev, failure: str):
     """The record of a run that failed before training (no split, no model): config and reason."""
-    from .results import RunInfo, RunRecord, TimeInfo, protocol_part
+    from .records import RunInfo, RunRecord, TimeInfo, protocol_part
     from .jsonio import canonical_hash
 
     return RunRecord(suite=spec.suite,
@@ -335,7 +335,7 @@ def run_and_store(spec: RunSpec, data_root: str | None = None, plugins: list[str
     job writes the same whole file again); True if the run succeeded. The entry point of pool
     workers and Slurm jobs, so it imports the plugins the suite named first."""
     from .plugins import discover_entry_points, load_plugins
-    from .results import inside_folder, read_record, write_record
+    from .records import inside_folder, read_record, write_record
 
     path = Path(spec.path)
     inside_folder(path.parents[2], path)  # <records>/<data set>/<variant>/seedN.json: no link leads out

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .analysis import TESTS, SuiteAnalysis
-from .results import isa_label, machine_label
+from .records import isa_label, machine_label
 from .stable import stable_float
 
 # column -> description (README "Exports" lists these)

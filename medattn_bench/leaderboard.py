@@ -11,7 +11,7 @@ import numpy as np
 from tabulate import tabulate
 
 from .analysis import SECOND, TESTS, DatasetAnalysis, SuiteAnalysis, analyse
-from .results import RunRecord, SuiteInfo
+from .records import RunRecord, SuiteInfo
 
 
 def _pct(x: float | None, digits: int = 1) -> str:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import RecordError
-from .submission import Check, Retrained, check_bundle, write_check
+from .records.submission import Check, Retrained, check_bundle, write_check
 
 
 def installed_source(attention: str) -> str | None:

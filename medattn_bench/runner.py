@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from .errors import MedattnError
 from .execute import RunSpec
-from .results import SCHEMA_VERSION, SuiteInfo, read_record, record_path, write_suite_info
+from .records import SCHEMA_VERSION, SuiteInfo, read_record, record_path, write_suite_info
 from .suite import AttentionSpec, DatasetSpec, Suite, canonical_hash
 
 ONLY_KEYS = ("dataset", "attention", "seed")
@@ -57,8 +57,8 @@ def analyse_recorded(suite: Suite, records_dir: Path):
     """The board's analysis of this suite's recorded runs of its current protocol in ``records_dir``
     (vetted as the board vets them), or None when there are none."""
     from .analysis import analyse_suite, group
-    from .results import load_records
-    from .trust import vet
+    from .records import load_records
+    from .records.trust import vet
 
     recs, _ = load_records(records_dir) if records_dir.is_dir() else ([], [])
     recs, _, _ = vet(recs)
@@ -116,7 +116,7 @@ def sequential_targets(suite: Suite, records_dir: Path) -> dict:
 def write_suite_settings(suite: Suite, suite_file: str, overrides: list[str], records_dir: Path | None = None) -> None:
     """``suite.json``: the suite's description and statistics, read by the leaderboard; cost rows
     re-measured with ``profile --recost`` are kept."""
-    from .results import load_suite_infos
+    from .records import load_suite_infos
 
     folder = Path(records_dir or suite.records_dir())
     old = load_suite_infos(folder)[0].get(suite.name) if (folder / "suite.json").is_file() else None
@@ -157,7 +157,7 @@ def _status(spec: RunSpec) -> str:
     inconsistent with its own contents or place: set aside and redone)."""
     import json
 
-    from .trust import record_problems
+    from .records.trust import record_problems
 
     path = Path(spec.path)
     if not path.exists():
@@ -208,7 +208,7 @@ def set_aside_damaged(runs: list[RunSpec], log: Callable[[str], None]) -> None:
         if r.status != "damaged":
             continue
         path = Path(r.path)
-        from .results import inside_folder
+        from .records import inside_folder
 
         inside_folder(path.parents[2], path)
         target, n = path.with_name(path.name + ".damaged"), 1
@@ -367,7 +367,7 @@ def measure_after_runs(suite: Suite, todo: list[RunSpec], folder: Path, log: Cal
     rows in the folder's suite.json, which the board's cost table reads. An existing row is never
     replaced (``profile --recost`` re-measures a suite's rows together, on an idle machine)."""
     from .executors import measure_costs
-    from .results import load_suite_infos, write_suite_info
+    from .records import load_suite_infos, write_suite_info
 
     info = load_suite_infos(folder)[0].get(suite.name)
     if info is None:

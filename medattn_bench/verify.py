@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import RecordError
-from .results import RunRecord, arithmetic_of, isa_label, load_records, read_record
+from .records import RunRecord, arithmetic_of, isa_label, load_records, read_record
 
 K_SD = 3.0  # the bound, in sd of the variant's AUC over the folder's other runs
 ISA_CAPS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
@@ -204,7 +204,7 @@ def verify_record(path: Path | RunRecord, data_root: str | None = None,
         path = Path(rec.path or "(record)")  # named by its file in every line below
     if not rec.ok:
         raise RecordError(f"{path}: a failed run has no scores to verify")
-    from .trust import record_problems
+    from .records.trust import record_problems
 
     problems = record_problems(rec)
     if problems:

@@ -12,7 +12,7 @@ import pytest
 from medattn_bench.analysis import cache as analysis_cache
 from medattn_bench.analysis import suite as analysis_suite
 from medattn_bench.leaderboard import render
-from medattn_bench.results import load_records, load_suite_infos
+from medattn_bench.records import load_records, load_suite_infos
 
 DEMO = Path(__file__).resolve().parents[1] / "leaderboard" / "records" / "demo"
 

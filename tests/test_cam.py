@@ -16,7 +16,7 @@ from medattn_bench.cam import cam_maps, localisation
 from medattn_bench.errors import RecordError
 from medattn_bench.execute import load_weights
 from medattn_bench.models import resnet18
-from medattn_bench.results import load_records
+from medattn_bench.records import load_records
 
 
 class SquareDetector(nn.Module):

@@ -158,7 +158,7 @@ def cost_records(tmp_path_factory):
 
 def _board(folder) -> str:
     from medattn_bench.leaderboard import render
-    from medattn_bench.results import load_records, load_suite_infos
+    from medattn_bench.records import load_records, load_suite_infos
 
     recs, problems = load_records(folder)
     infos, _ = load_suite_infos(folder)
@@ -210,7 +210,7 @@ def test_recost_remeasures_every_row_together(cost_records, tmp_path, capsys):
     code, out = run_main(capsys, "profile", "--recost", str(cost_records / "costtiny.yaml"), "--records",
                          str(recs / "costtiny"), "--repeats", "3")
     assert code == 0 and "wrote the cost rows of 3 variants" in out, out
-    from medattn_bench.results import load_suite_infos
+    from medattn_bench.records import load_suite_infos
 
     infos, _ = load_suite_infos(recs)
     costs = infos["costtiny"].costs
@@ -229,7 +229,7 @@ def test_recost_keeps_rows_it_did_not_remeasure_and_applies_the_runs_overrides(c
 
     from tests.test_cli import run_main
 
-    from medattn_bench.results import load_suite_infos
+    from medattn_bench.records import load_suite_infos
 
     recs = tmp_path / "records"
     shutil.copytree(cost_records / "records", recs)

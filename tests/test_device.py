@@ -120,7 +120,7 @@ def test_an_mkl_cap_is_recorded_and_named(monkeypatch, tmp_path):
     """MKL computes the GEMMs (linear layers, the small-map weight gradient), so a cap on its
     instruction set changes the arithmetic like an ATen or oneDNN cap: recorded and labelled."""
     from medattn_bench.engine import device
-    from medattn_bench.results import isa_label
+    from medattn_bench.records import isa_label
 
     monkeypatch.setenv("MEDATTN_CACHE", str(tmp_path))
     monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "AVX2")

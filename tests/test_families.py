@@ -10,7 +10,7 @@ import pytest
 
 from medattn_bench.analysis import ComparisonRow, analyse, families_of
 from medattn_bench.leaderboard import render
-from medattn_bench.results import load_records, load_suite_infos
+from medattn_bench.records import load_records, load_suite_infos
 from medattn_bench.runner import plan, run_suite
 from medattn_bench.suite import load_suite
 

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from medattn_bench import cli
 from medattn_bench.analysis import analyse
 from medattn_bench.export import comparison_rows, run_rows
-from medattn_bench.results import load_records, load_suite_infos
+from medattn_bench.records import load_records, load_suite_infos
 from medattn_bench.runner import plan, run_suite
 from medattn_bench.suite import load_suite
 

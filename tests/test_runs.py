@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from medattn_bench.attention import ATTENTION, register_attention
-from medattn_bench.results import load_records, protocol_part, read_record, write_json_atomic
+from medattn_bench.records import load_records, protocol_part, read_record, write_json_atomic
 from medattn_bench.runner import plan, run_suite
 from medattn_bench.suite import canonical_hash, load_suite
 
@@ -289,7 +289,7 @@ def test_cost_is_measured_after_the_runs_and_never_replaces_a_row(tmp_path, caps
     variant adds its row beside the baseline and leaves the existing rows as they were."""
     from tests.test_cli import run_main
 
-    from medattn_bench.results import load_suite_infos
+    from medattn_bench.records import load_suite_infos
 
     path = tmp_path / "tiny.yaml"
     path.write_text(TINY.format(attn="{name: se}", epochs=2).replace("cost: {throughput: false}",

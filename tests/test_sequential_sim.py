@@ -106,7 +106,7 @@ def test_the_boards_first_look_under_its_rule_is_what_the_fixed_look_found():
     """The board's rule (Holm, linear spending) at 5 splits concludes exactly what the fixed
     5-split board concluded: chest X-ray's four comparisons equivalent, nothing else."""
     from medattn_bench.analysis import analyse
-    from medattn_bench.results import load_records, load_suite_infos
+    from medattn_bench.records import load_records, load_suite_infos
     from medattn_bench.suite import load_suite
 
     folder = ROOT / "leaderboard" / "records" / "paper-cpu-full"

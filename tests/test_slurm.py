@@ -14,7 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from medattn_bench import cli
-from medattn_bench.results import load_records
+from medattn_bench.records import load_records
 
 SUITE = """\
 name: slurmtiny

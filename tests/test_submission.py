@@ -12,9 +12,9 @@ from typer.testing import CliRunner
 
 from medattn_bench import cli
 from medattn_bench.leaderboard import render
-from medattn_bench.results import load_records, load_suite_infos
+from medattn_bench.records import load_records, load_suite_infos
 from medattn_bench.runner import plan, run_suite
-from medattn_bench.submission import marks
+from medattn_bench.records.submission import marks
 from medattn_bench.suite import load_suite
 
 runner = CliRunner()

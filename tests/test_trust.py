@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 
 from medattn_bench import cli
 from medattn_bench.errors import MedattnError
-from medattn_bench.results import load_records, read_record
+from medattn_bench.records import load_records, read_record
 from medattn_bench.runner import FolderLock, plan, run_suite
 from medattn_bench.suite import load_suite
-from medattn_bench.trust import auc_of, record_problems, vet
+from medattn_bench.records.trust import auc_of, record_problems, vet
 
 runner = CliRunner()
 
@@ -514,7 +514,7 @@ def test_a_full_disk_stops_before_training(records, tmp_path, monkeypatch):
 
 
 def test_the_board_names_the_training_arithmetic_so_a_mixed_data_set_shows_two_machines(records):
-    from medattn_bench.results import machine_label
+    from medattn_bench.records import machine_label
 
     rec = read_record(records / "trust" / "phantom_ct" / "se" / "seed0.json")
     assert machine_label(rec).endswith(", arithmetic 2)")

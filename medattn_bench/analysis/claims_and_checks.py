@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..claims import claim_label, label_interval, label_level, sequential_label_level
-from ..results import SuiteInfo
+from ..records import SuiteInfo
 from ..settings import SplitsSpec, StatsSpec
 from .model import ComparisonRow, DatasetAnalysis, PaperClaim, SuiteAnalysis, SuiteCheck
 from .pairing import _tests, paired_runs

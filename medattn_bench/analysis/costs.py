@@ -7,7 +7,7 @@ import statistics
 from collections import Counter
 from typing import Any
 
-from ..results import RunRecord, machine_label
+from ..records import RunRecord, machine_label
 
 
 CONTENDED_SPREAD = 0.15  # rounds whose variant/baseline ratios span more than ±15 %: a busy machine

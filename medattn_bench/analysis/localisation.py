@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from ..results import RunRecord
+from ..records import RunRecord
 from ..stats import Verdict, random_effects
 from ..settings import StatsSpec
 from .model import Localisation

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..claims import ClaimLabel
-from ..results import RunRecord, SuiteInfo
+from ..records import RunRecord, SuiteInfo
 from ..stats import Comparison, Power, RankSummary, Verdict, verdict
 from ..settings import StatsSpec
 

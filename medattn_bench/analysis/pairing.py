@@ -8,7 +8,7 @@ import statistics
 import numpy as np
 
 from ..errors import RecordError
-from ..results import RunRecord
+from ..records import RunRecord
 from ..stats import PairedRun, Verdict, random_effects, split_bootstrap, split_bootstrap_deltas, split_t, verdict
 from ..settings import StatsSpec
 from .model import SECOND, VariantSummary

@@ -6,7 +6,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from ..results import RunRecord
+from ..records import RunRecord
 
 
 def _story(variants: dict[str, dict[tuple[int, int], RunRecord]]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from ..results import RunRecord, SuiteInfo, machine_label
+from ..records import RunRecord, SuiteInfo, machine_label
 from ..stable import stabilise
 from ..stats import (PairedRun, adjust_pvalues, min_detectable, paired_comparison, rank_variants, split_delta, tost_p,
                      variance_growth)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .results import SUITE_FILE, RunRecord, protocol_part, record_path
+from .schema import SUITE_FILE, RunRecord, protocol_part
+from .store import record_path
 
 TOL = 1e-9  # stored metrics are computed by the same code from the same numbers: equal to rounding
 
@@ -41,7 +42,7 @@ def auc_of(labels: list[int], scores: np.ndarray) -> float:
 
 
 def _test_problems(rec: RunRecord) -> list[str]:
-    from .metrics import calibration
+    from ..metrics import calibration
 
     t, m = rec.test, rec.metrics
     if t is None or m is None:
@@ -61,7 +62,7 @@ def _test_problems(rec: RunRecord) -> list[str]:
         return [f"test scores must be probabilities in [0, 1], found range {s.min():.3g}..{s.max():.3g}"]
     want = (rec.data or {}).get("test_ids_hash") if isinstance(rec.data, dict) else None
     if want is not None:
-        from .jsonio import canonical_hash
+        from ..jsonio import canonical_hash
 
         if canonical_hash(list(t.ids)) != want:
             return ["its test ids are not the ones its data.test_ids_hash names (the ids were changed after the run)"]
@@ -93,7 +94,7 @@ def _test_problems(rec: RunRecord) -> list[str]:
 
 
 def _config_problems(rec: RunRecord) -> list[str]:
-    from .jsonio import canonical_hash
+    from ..jsonio import canonical_hash
 
     c = rec.config
     out = []

@@ -1,12 +1,6 @@
-"""Run records: one JSON file per (suite, data set, variant, split seed, initialisation), written
-atomically, read and validated by this module only.
-
-A record is data: the resolved config and its hash, the per-sample test scores, metrics, cost,
-environment and code version (pydantic :class:`RunRecord`, schema 2). Suite-level settings that
-are not part of any run (description, statistics) live once in ``<records>/<suite>/suite.json``.
-Everything the leaderboard shows is derived from records and that file. A record that fails
-validation is reported and skipped, never fatal to a whole report.
-"""
+"""The records folder: one JSON file per run at ``<suite>/<data set>/<variant>/seedS[-initI].json``,
+written atomically, read bounded (no link, FIFO or device followed), validated; ``suite.json``
+read and written beside them; the code version a record names."""
 
 from __future__ import annotations
 
@@ -16,124 +10,12 @@ import json
 import os
 import subprocess
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from .jsonio import canonical_hash, write_json_atomic, write_text_atomic  # noqa: F401  (re-exported)
-from .names import isa_label  # noqa: F401  (re-exported)
-
-SCHEMA_VERSION = 2
-SUITE_FILE = "suite.json"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class RunInfo(_Model):
-    dataset: str
-    variant: str  # the leaderboard row (label or block name)
-    attention: str
-    hparams: dict[str, Any] = Field(default_factory=dict)
-    seed: int  # split seed
-    init_seed: int = 0  # index of the initialisation within the split
-
-
-class TestScores(_Model):
-    ids: list[str]
-    labels: list[int]
-    scores: list[float]  # P(class 1)
-
-
-class Metrics(_Model):
-    auc: float
-    auc_ci_delong: dict[str, Any]
-    n_test: int
-    n_pos: int
-    ece: float | None = None
-    brier: float | None = None
-
-
-class TimeInfo(_Model):
-    started: str
-    finished: str
-    wall_s: float
-    train_s: float | None = None
-
-
-class RunRecord(_Model):
-    """One training run and its evaluation."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    schema_version: Literal[2] = Field(2, alias="schema")
-    suite: str
-    run: RunInfo
-    config: dict[str, Any]
-    config_hash: str
-    protocol_hash: str
-    status: Literal["ok", "failed"]
-    failure: str | None = None
-    attention_block: dict[str, Any] = Field(default_factory=dict)
-    data: dict[str, Any] = Field(default_factory=dict)
-    env: dict[str, Any] = Field(default_factory=dict)
-    metrics: Metrics | None = None
-    test: TestScores | None = None
-    history: list[dict[str, Any]] = Field(default_factory=list)
-    cost: dict[str, Any] = Field(default_factory=dict)
-    explain: dict[str, Any] | None = None  # Grad-CAM localisation scores per positive test image
-    weights: dict[str, Any] | None = None  # file and sha256 of the kept state_dict
-    time: TimeInfo
-    path: str | None = Field(None, exclude=True)  # where it was read from; never written
-    digest: str | None = Field(None, exclude=True)  # sha256 of the text read; never written
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok" and self.metrics is not None and self.test is not None
-
-
-class SuiteInfo(_Model):
-    """What a suite says about itself, written once per records folder by ``run``."""
-
-    name: str
-    file: str
-    overrides: list[str] = Field(default_factory=list)
-    description: str = ""
-    protocol: str = ""
-    stats: dict[str, Any] = Field(default_factory=dict)
-    paper_reference: dict[str, dict[str, float]] = Field(default_factory=dict)
-    check_against: str | None = None
-    costs: dict[str, dict[str, Any]] = Field(default_factory=dict)  # variant -> cost re-measured together
-    splits: dict[str, int | str] | None = None  # a sequential suite's min, max, step, spending, correction
-    # the rows judged together (one multiplicity family), fixed when the suite first ran; a row added
-    # later is a submission, judged in a family of its own (analysis.families_of)
-    family: list[str] | None = None
-    folder: str | None = Field(None, exclude=True)  # records folder it was read from; never written
-
-
-def arithmetic_of(rec: RunRecord) -> int | str:
-    """The training-arithmetic version a record was trained under (1 for records made before records
-    named it; see :data:`medattn_bench.models.smallmap.ARITHMETIC`)."""
-    v = rec.env.get("arithmetic", 1)
-    return v if isinstance(v, int) and not isinstance(v, bool) else str(v)
-
-
-def machine_label(rec: RunRecord) -> str:
-    """The machine a record was computed on, as the board names it: device, instruction sets, precision,
-    memory format and threads (CPU), and the training arithmetic where it is not the first (the same config under two versions, like on
-    two instruction sets, gives two models, so a data set that mixes them is marked like mixed machines)."""
-    dev = rec.env.get("device", {}) if isinstance(rec.env.get("device"), dict) else {}
-    mach = rec.env.get("machine", {}) if isinstance(rec.env.get("machine"), dict) else {}
-    arith = arithmetic_of(rec)
-    tail = "" if arith == 1 else f", arithmetic {arith}"
-    if dev.get("device") == "cuda":
-        return f"{dev.get('name')} (CUDA, {dev.get('dtype')}{tail})"
-    # on a CPU the thread count and the memory format choose other kernels and summation orders (a
-    # 1-thread and a 2-thread run of one config differ on a Zen 3), so they name the arithmetic too
-    layout = ", channels_last" if dev.get("channels_last") else ""
-    return (f"{dev.get('name') or mach.get('cpu') or '?'} ({isa_label(mach.get('isa'))}, {dev.get('dtype')}{layout}, "
-            f"{dev.get('threads')} threads{tail})")
+from ..jsonio import write_json_atomic, write_text_atomic
+from .schema import RunRecord, SCHEMA_VERSION, SUITE_FILE, SuiteInfo
 
 
 def record_path(records_dir: Path, dataset: str, variant: str, seed: int, init_seed: int = 0) -> Path:
@@ -188,7 +70,7 @@ def read_bounded(path: Path, limit: int = MAX_RECORD_BYTES) -> str:
 def inside_folder(root: Path, path: Path) -> Path:
     """``path``, checked to lie inside ``root`` once every symbolic link is resolved and not to be a
     link itself: a records folder's writes never leave it. Raises RecordError (one line)."""
-    from .errors import RecordError
+    from ..errors import RecordError
 
     real_root = os.path.realpath(root)
     real_parent = os.path.realpath(Path(path).parent)
@@ -269,7 +151,7 @@ def _settings_checked(path: Path, info: SuiteInfo, problems: list[str]) -> Suite
     them are still shown, never condemned."""
     from pydantic import ValidationError
 
-    from .settings import SplitsSpec, StatsSpec  # the settings' own models: one definition of what is valid
+    from ..settings import SplitsSpec, StatsSpec  # the settings' own models: one definition of what is valid
 
     for key, model in (("stats", StatsSpec), ("splits", SplitsSpec)):
         value = getattr(info, key)
@@ -304,51 +186,6 @@ def load_suite_infos(root: Path) -> tuple[dict[str, SuiteInfo], list[str]]:
 
 
 # ---------------------------------------------------------------------------------- migration
-
-
-def migrate_v1(raw: dict[str, Any], patient_named: frozenset[str]) -> tuple[RunRecord, dict[str, Any]]:
-    """A schema-1 record as a schema-2 record, and the suite settings it carried. Metrics are kept
-    as they were, plus calibration computed from the record's own test scores.
-
-    The config gains the keys schema 2 hashes, set to what the run actually did: one
-    initialisation, no init offset, 5 (unused) folds, and patient grouping only where the data set
-    has no patient names (so the split is the one patient grouping gives); ``patient_named`` lists
-    the data sets whose names carry patients (their v1 runs did not group them)."""
-
-    config = json.loads(json.dumps(raw["config"]))
-    config["attention"].setdefault("init_offset", 0)
-    config["split"].setdefault("folds", 5)
-    config["split"].setdefault("patient_groups", config["dataset"]["name"] not in patient_named)
-    config.setdefault("init_seed", 0)
-    metrics = None
-    if raw.get("status") == "ok":
-        from .metrics import calibration
-
-        m = raw["metrics"]
-        # Calibration is new in schema 2; it derives from the stored test scores alone.
-        metrics = Metrics(auc=m["auc"], auc_ci_delong=m["auc_ci_delong"], n_test=m["n_test"], n_pos=m["n_pos"],
-                          **calibration(raw["test"]["labels"], raw["test"]["scores"]))
-    run = raw["run"]
-    rec = RunRecord(
-        suite=raw["suite"]["name"],
-        run=RunInfo(dataset=run["dataset"], variant=run["variant"], attention=run["attention"],
-                    hparams=run.get("hparams") or {}, seed=run["seed"], init_seed=0),
-        config=config, config_hash=canonical_hash(config),
-        protocol_hash=canonical_hash(protocol_part(config)),
-        status=raw["status"], failure=raw.get("failure"), attention_block=raw.get("attention_block", {}),
-        data=raw.get("data", {}), env=raw.get("env", {}), metrics=metrics,
-        test=TestScores(**raw["test"]) if raw.get("test") else None, history=raw.get("history", []),
-        cost=raw.get("cost", {}),
-        time=TimeInfo(**raw["time"], train_s=raw.get("time_train_s")),
-    )
-    settings = {"file": raw["suite"].get("file", ""), "description": raw["suite"].get("description", ""),
-                "stats": raw.get("stats_settings", {})}
-    return rec, settings
-
-
-def protocol_part(config: dict[str, Any]) -> dict[str, Any]:
-    """The part of a run's config shared by all rows it may be compared with."""
-    return {k: v for k, v in config.items() if k not in ("attention", "seed", "init_seed")}
 
 
 @functools.lru_cache(maxsize=None)

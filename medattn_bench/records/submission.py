@@ -27,10 +27,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import medattn_bench
 
-from .errors import RecordError
-from .jsonio import write_text_atomic
-from .settings import SAFE_NAME
-from .results import SUITE_FILE, RunRecord, load_records, machine_label, read_bounded
+from ..errors import RecordError
+from ..jsonio import write_text_atomic
+from ..settings import SAFE_NAME
+from .schema import SUITE_FILE, RunRecord, machine_label
+from .store import load_records, read_bounded
 from .trust import vet
 
 SUBMISSION_FILE = "submission.json"
@@ -208,7 +209,7 @@ def accept(folder: Path, records_root: Path) -> list[Path]:
     """Copy a checked bundle's records into ``records_root/<suite>/`` (an existing file is never
     replaced: identical ones are skipped, different ones refused before anything is copied), and
     its submission and check into ``<suite folder>/.submissions/<block>/``."""
-    from .results import inside_folder
+    from .store import inside_folder
 
     sub, _, recs = check_bundle(folder)
     check, _ = read_model(Path(folder) / CHECK_FILE, Check)
