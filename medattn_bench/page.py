@@ -159,8 +159,8 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
                 problems: list[str] | tuple[str, ...] = ()) -> str:
     """The page for ``analyses``; links (records, figures) relative to ``base``, the page's folder."""
     from .leaderboard import (CHECKS_INTRO, HEADER, _aa_section, _checks_section, _claims_section, _cost_table,
-                              _power_line, _summary, submission_line, board_order, findings_sentences, protocol_line, provenance_lines,
-                              sequential_line)
+                              _power_line, _summary, board_order, findings_headers, findings_rows, findings_sentences,
+                              protocol_line, provenance_lines, sequential_line, submission_line)
 
     runs, comps = run_rows(analyses), comparison_rows(analyses)
     suites = [a.name for a in analyses]
@@ -174,20 +174,15 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
     for a in analyses:  # the findings first
         if not a.claims:
             continue
-        level = int(round(100 * a.settings.ci_level))
-        rows = []
-        for c in a.claims:
-            v = c.verdict
-            rows.append([c.dataset, c.variant, _num(c.reported_delta, 2, True) + ("num",),
-                         (f"{100 * v.delta:+.1f} [{100 * v.ci_lo:+.1f}, {100 * v.ci_hi:+.1f}]" if v else "–",
-                          repr(stable_float(100 * v.delta)) if v else "", "num"),
-                         (c.outcome, None, c.outcome), c.status])
+        rows = [[r.dataset, r.variant, _num(r.paper_delta, 2, True) + ("num",),
+                 (f"{100 * r.verdict.delta:+.1f} [{100 * r.verdict.ci_lo:+.1f}, {100 * r.verdict.ci_hi:+.1f}]"
+                  if r.verdict else "–", repr(stable_float(100 * r.verdict.delta)) if r.verdict else "", "num"),
+                 (r.outcome, None, r.outcome), r.status] for r in findings_rows(a)]
         body += [f'<section data-suite="{escape(a.name)}"><h2 id="findings-{escape(a.name)}">What the study claimed, '
                  f"what this benchmark finds (suite {escape(a.name)})</h2>",
                  f"<p>{_inline(' '.join(findings_sentences(a)))}</p>",
                  f'<p class="note">{escape(protocol_line(a, analyses, plain=True))}</p>' if protocol_line(a, analyses) else "",
-                 _table(["Data set", "Variant", "Paper ΔAUC (points)", f"Ours ΔAUC (points) [{level}% CI]",
-                         "Our verdict", "The paper's claim"], rows, {"class": "findings"})]
+                 _table(findings_headers(a), rows, {"class": "findings"})]
         if figures.get(f"{a.name}/findings"):
             body.append(f'<p><img src="{escape(figures[a.name + "/findings"])}" alt="forest plot of {escape(a.name)}, '
                         'with the paper\'s reported ΔAUC"></p>')
