@@ -299,3 +299,41 @@ def measure_throughput(attention: str, hparams: dict | None, image_size: int, ba
     tr = [batch_size / t for t in time_calls(train_a, repeats, warmup)]
     inf = [batch_size / t for t in time_calls(infer_a, repeats, warmup)]
     return _finish(tr, inf, batch_size, image_size, dev, TIMER, {})
+
+
+def attention_table(pattern: str, with_cost: bool) -> tuple[list[str], list[list[str]]]:
+    """``medattn-bench list attention --params/--cost``: each registered block matching ``pattern``
+    with its parameters at 64 channels, and with ``with_cost`` its overhead on ResNet-18 at 224 px."""
+    from .attention import build_attention
+
+    base = static_cost("none", None, 224) if with_cost else None
+    rows = []
+    for e in ATTENTION.entries(pattern):
+        n_params = sum(p.numel() for p in build_attention(e.name, 64).parameters())
+        row = [e.name, e.origin, e.meta.get("paper", ""), e.meta.get("placement", "block"), f"{n_params:,}"]
+        if base is not None:
+            s = static_cost(e.name, None, 224)
+            row += [f"{s.params - base.params:+,}", f"{(s.macs - base.macs) / 1e6:+.2f}", f"{100 * (s.macs / base.macs - 1):+.2f}"]
+        rows.append(row)
+    headers = ["name", "origin", "paper", "placement", "params @64ch"]
+    if with_cost:
+        headers += ["Δparams ResNet-18", "ΔMMACs @224", "ΔMACs %"]
+    return headers, rows
+
+
+def profile_lines(attention: str, size: int, batch: int, dev: DeviceInfo, repeats: int):
+    """``medattn-bench profile``: parameters, MACs (total and attention share) and throughput."""
+    s = static_cost(attention, None, size)
+    base = static_cost("none", None, size)
+    yield f"ResNet-18 + {attention} at {size} px, 2 classes"
+    yield f"params      {s.params:,} (attention {s.params_attention:,}; +{s.params - base.params:,} vs baseline)"
+    yield (f"MACs        {s.macs / 1e9:.4f} G (attention {s.macs_attention / 1e6:.2f} M = "
+           f"{100 * s.macs_attention / s.macs:.2f} %; {100 * (s.macs / base.macs - 1):+.2f} % vs baseline) [{s.counter}]")
+    yield f"uncounted   {s.uncounted_ops or 'none'}"
+    t = measure_throughput(attention, None, size, batch, dev, repeats)
+    yield (f"device      {t.device} ({t.device_name}), {t.dtype}, channels_last={t.channels_last}, "
+           f"{t.threads} threads, batch {t.batch_size}, timer: {t.timer}")
+    yield f"train       {t.train_img_s:.1f} img/s (median of {t.repeats}; min {t.train_img_s_min:.1f}, max {t.train_img_s_max:.1f})"
+    yield f"inference   {t.infer_img_s:.1f} img/s (median of {t.repeats}; min {t.infer_img_s_min:.1f}, max {t.infer_img_s_max:.1f})"
+    if t.peak_memory_mb is not None:
+        yield f"peak memory {t.peak_memory_mb:.0f} MiB"

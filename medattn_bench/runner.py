@@ -91,6 +91,30 @@ def outcome_table(suite: Suite, records_dir: Path, datasets: set[str]) -> list[l
     return rows
 
 
+def dry_run_lines(runs: list[RunSpec]) -> list[str]:
+    """``run --dry-run``: the run matrix with each run's status and record, and the count."""
+    from tabulate import tabulate
+
+    rows = [[r.dataset.name, r.attention.key, r.seed, r.init_seed, r.epochs, r.status, r.path] for r in runs]
+    done = sum(r.status == "done" for r in runs)
+    return [tabulate(rows, ["dataset", "attention", "seed", "init", "epochs", "status", "record"], tablefmt="simple"),
+            f"{len(runs)} runs, {done} done, {len(runs) - done} to do"]
+
+
+def landed_lines(suite: Suite, records_dir: Path, runs: list[RunSpec]) -> list[str]:
+    """What ``run`` prints at its end: where the runs it trained landed (:func:`outcome_table`)."""
+    from tabulate import tabulate
+
+    trained = {r.dataset.name for r in runs if r.status in ("todo", "failed", "damaged", "stale")}
+    rows = outcome_table(suite, records_dir, trained) if trained else []
+    if not rows:
+        return []
+    st = suite.eval.stats
+    return [f"\nWhere the runs landed (against {st.baseline}; ΔAUC in AUC points, {round(100 * st.ci_level)} % CI; "
+            "the board's rule, this suite only; make leaderboard for the whole board):",
+            tabulate(rows, ["dataset", "variant", "runs", "ΔAUC [CI]", "verdict"], tablefmt="simple")]
+
+
 def sequential_targets(suite: Suite, records_dir: Path) -> dict:
     """A sequential suite's split seeds per data set (key: its name): the recorded runs of this
     protocol are analysed as the board does; a data set whose last complete look concluded every

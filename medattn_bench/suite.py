@@ -295,3 +295,37 @@ def check_names(suite: Suite, path: Path) -> None:
     if suite.eval.stats.baseline not in [a.key for a in suite.attention]:
         raise SuiteError(f"{path}: eval.stats.baseline: {suite.eval.stats.baseline!r} is not one of the attention rows "
                          f"{[a.key for a in suite.attention]}")
+
+
+def refreshed_infos(records_dir: Path, write: bool = True) -> tuple[dict, list[str]]:
+    """suite.json of each suite, refreshed from its suite file where that still exists, so a
+    changed description or statistics setting reaches the board without retraining; the refreshed
+    suite.json is written back unless ``write`` is False (``leaderboard --check`` only reads)."""
+    from .records import load_suite_infos, write_suite_info
+
+    infos, problems = load_suite_infos(records_dir)
+    for name, info in infos.items():
+        path = Path(info.file)
+        if not path.is_file():
+            continue
+        try:
+            raw = _read_yaml(path)
+            for expr in info.overrides:
+                apply_override(raw, expr)
+            s = Suite.model_validate(raw)
+        except (MedattnError, ValidationError) as exc:
+            problems.append(f"{path}: not re-read ({str(exc).splitlines()[0]}); using its suite.json")
+            continue
+        if s.name != name:
+            continue
+        fresh = info.model_copy(update={"description": s.description.strip(), "protocol": s.protocol.strip(),
+                                        "stats": s.eval.stats.model_dump(),
+                                        "splits": s.splits.model_dump() if s.splits else None,
+                                        "paper_reference": s.paper_reference, "check_against": s.check_against,
+                                        # a folder from before families were recorded: the suite as it ran
+                                        "family": info.family or [a.key for a in s.attention]})
+        if fresh != info:
+            if write:
+                write_suite_info(Path(info.folder), fresh)
+            infos[name] = fresh
+    return infos, problems

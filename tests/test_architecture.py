@@ -17,7 +17,7 @@ LAYERS = [
     ("analysis", ["stats", "claims", "analysis"]),
     ("views", ["leaderboard", "page", "export", "figures"]),
     ("running: the suite planner, executors, tools that re-train", ["suite", "execute", "executors", "runner",
-                                                                     "verify", "review", "compare", "camfig"]),
+                                                                     "verify", "review", "recost", "compare", "camfig"]),
     ("command line", ["cli", "__main__"]),
 ]
 

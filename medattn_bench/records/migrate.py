@@ -47,3 +47,41 @@ def migrate_v1(raw: dict[str, Any], patient_named: frozenset[str]) -> tuple[RunR
     settings = {"file": raw["suite"].get("file", ""), "description": raw["suite"].get("description", ""),
                 "stats": raw.get("stats_settings", {})}
     return rec, settings
+
+
+def migrate_folder(records_dir, warn) -> tuple[int, int, int]:
+    """Every schema-1 record below ``records_dir`` rewritten as schema 2 and a suite.json written
+    per suite folder that lacks one: (migrated, skipped, suite.json written); ``warn`` gets one
+    line per file skipped."""
+    from pathlib import Path
+
+    from ..data.real import PATIENT_NAMED
+    from .schema import SuiteInfo
+    from .store import record_files, suite_info_path, write_record, write_suite_info
+
+    done = skipped = 0
+    suites: dict[Path, SuiteInfo] = {}
+    for path in record_files(records_dir):
+        try:
+            raw = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            warn(f"{path}: skipped: unreadable ({exc.__class__.__name__})")
+            skipped += 1
+            continue
+        if not isinstance(raw, dict) or raw.get("schema") != 1:
+            continue
+        try:
+            rec, settings = migrate_v1(raw, PATIENT_NAMED)
+        except (KeyError, TypeError, ValueError) as exc:
+            warn(f"{path}: not migrated: {exc.__class__.__name__}: {exc}")
+            skipped += 1
+            continue
+        folder = path.parents[2]  # <suite>/<dataset>/<variant>/seedN.json
+        if folder not in suites and not suite_info_path(folder).exists():
+            suites[folder] = SuiteInfo(name=rec.suite, file=settings["file"], description=settings["description"].strip(),
+                                       stats={k: v for k, v in settings["stats"].items() if k != "hierarchical"})
+        write_record(path, rec)
+        done += 1
+    for folder, info in suites.items():
+        write_suite_info(folder, info)
+    return done, skipped, len(suites)
