@@ -42,7 +42,3 @@ def main() -> None:
     except MedattnError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)
-
-
-if __name__ == "__main__":
-    main()
