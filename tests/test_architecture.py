@@ -17,7 +17,7 @@ LAYERS = [
     ("analysis", ["stats", "claims", "analysis"]),
     ("views", ["leaderboard", "page", "export", "figures"]),
     ("running: the suite planner, executors, tools that re-train", ["suite", "execute", "executors", "runner",
-                                                                     "verify", "review", "recost", "compare", "camfig"]),
+                                                                     "verify", "review", "recost", "outcome", "compare", "camfig"]),
     ("command line", ["cli", "__main__"]),
 ]
 

@@ -34,7 +34,8 @@ def run(
     mem_gb: Annotated[Optional[float], typer.Option("--mem-gb", min=0.1, help="Slurm memory per run, GB.")] = None,
 ) -> None:
     """Train and evaluate every (data set, attention, seed) of SUITE; skips runs already recorded."""
-    from ..runner import dry_run_lines, landed_lines, parse_only, plan, run_suite
+    from ..outcome import dry_run_lines, landed_lines
+    from ..runner import parse_only, plan, run_suite
     from ..suite import load_suite
 
     if records is not None and str(records).strip() in ("", "."):
