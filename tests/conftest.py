@@ -1,3 +1,5 @@
+import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,3 +24,48 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     # every test computes its analyses (a test that patches a statistic must see it used);
     # tests/test_analysis_cache.py turns the cache on where it is the subject
     monkeypatch.setenv("MEDATTN_ANALYSIS_CACHE", "off")
+
+
+# A small trained board, trained once per test session (per xdist worker) and shared by the tests of
+# renderers, vetting, submissions and families: a new such test needs no training of its own. Tests
+# that change records work on a copy (``TinyBoard.copy``). Pinned to one thread, fp32 and NCHW so
+# ``verify`` re-trains its records bit for bit on the machine that made them.
+TINY_BOARD = """\
+name: tinyboard
+description: a small trained board shared by the tests
+datasets:
+  - {name: phantom_ct, options: {n_per_class: 20, size: 16}}
+  - {name: phantom_mri, options: {n_per_class: 20, size: 16}}
+attention: [{name: none}, {name: se}, {name: gc}]
+seeds: [0, 1, 2]
+train: {epochs: 2, batch_size: 8, image_size: 16, lr: 0.01, threads: 1, precision: fp32, channels_last: false}
+eval: {stats: {n_resamples: 200}, cost: {throughput: false}, cam: {localisation: false}}
+paper_reference:
+  phantom_ct: {none: 80.0, se: 84.0, gc: 79.0}
+"""
+
+
+@dataclass(frozen=True)
+class TinyBoard:
+    suite_file: Path  # tinyboard.yaml
+    records: Path  # the records root: records/tinyboard/<data set>/<variant>/seedS.json
+
+    def copy(self, dest: Path) -> Path:
+        """A copy of the records root under ``dest`` (the suite file stays shared): the root."""
+        shutil.copytree(self.records, dest / "records")
+        return dest / "records"
+
+
+@pytest.fixture(scope="session")
+def tiny_board(tmp_path_factory) -> TinyBoard:
+    from medattn_bench.runner import plan, run_suite
+    from medattn_bench.suite import load_suite
+
+    tmp = tmp_path_factory.mktemp("tinyboard")
+    path = tmp / "tinyboard.yaml"
+    path.write_text(TINY_BOARD)
+    s = load_suite(path)
+    rec = tmp / "records" / "tinyboard"
+    run_suite(s, str(path), plan(s, records_dir=rec), records_dir=rec, log=lambda m: None)
+    return TinyBoard(path, tmp / "records")
+

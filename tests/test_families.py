@@ -16,18 +16,6 @@ from medattn_bench.suite import load_suite
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY = """\
-name: famtiny
-datasets:
-  - {name: phantom_ct, options: {n_per_class: 20, size: 16}}
-  - {name: phantom_mri, options: {n_per_class: 20, size: 16}}
-attention: [{name: none}, {name: se}, {name: gc}]
-seeds: [0, 1, 2]
-train: {epochs: 2, batch_size: 8, image_size: 16, lr: 0.01}
-eval: {stats: {n_resamples: 200}, cost: {throughput: false}, cam: {localisation: false}}
-"""
-
-
 def test_families_are_the_suites_own_rows_then_one_per_added_block():
     rows = [ComparisonRow(ds, v) for ds in ("a", "b") for v in ("se", "gc", "mine", "yours")]
     fams = families_of(rows, ["none", "se", "gc"])
@@ -40,31 +28,28 @@ def test_families_are_the_suites_own_rows_then_one_per_added_block():
 def _state(folder: Path) -> dict:
     recs, _ = load_records(folder)
     infos, _ = load_suite_infos(folder)
-    a = next(x for x in analyse(recs, infos) if x.name == "famtiny")
+    a = next(x for x in analyse(recs, infos) if x.name == "tinyboard")
     return {(ds, v): (r.outcome, r.p_adj, r.p_equiv_adj, r.family) for ds, d in a.datasets.items()
             for v, r in d.comparisons.items()}
 
 
 @pytest.mark.slow
-def test_a_submitted_block_moves_no_published_verdict_or_adjusted_p(tmp_path):
-    path = tmp_path / "famtiny.yaml"
-    path.write_text(TINY)
-    rec = tmp_path / "records" / "famtiny"
-    s = load_suite(path)
-    run_suite(s, str(path), plan(s, records_dir=rec), records_dir=rec, log=lambda m: None)
+def test_a_submitted_block_moves_no_published_verdict_or_adjusted_p(tiny_board, tmp_path):
+    root = tiny_board.copy(tmp_path)
+    path, rec = tiny_board.suite_file, root / "tinyboard"
     assert json.loads((rec / "suite.json").read_text())["family"] == ["none", "se", "gc"]
-    before = _state(tmp_path / "records")
+    before = _state(root)
     # a plugin author adds a block on the command line, into the same folder
     s2 = load_suite(path, ["attention+=[{name: eca}]"])
     run_suite(s2, str(path), plan(s2, records_dir=rec), ["attention+=[{name: eca}]"], records_dir=rec,
               log=lambda m: None)
     info = json.loads((rec / "suite.json").read_text())
     assert info["family"] == ["none", "se", "gc"] and info["overrides"] == ["attention+=[{name: eca}]"]
-    after = _state(tmp_path / "records")
+    after = _state(root)
     assert {k: v for k, v in after.items() if k[1] != "eca"} == before  # outcome, p_adj, p_equiv_adj alike
     assert {v[3] for k, v in after.items() if k[1] == "eca"} == {1}
-    recs, _ = load_records(tmp_path / "records")
-    infos, _ = load_suite_infos(tmp_path / "records")
+    recs, _ = load_records(root)
+    infos, _ = load_suite_infos(root)
     text = render(recs, infos)
     import re
 

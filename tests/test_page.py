@@ -25,25 +25,10 @@ from medattn_bench import cli
 from medattn_bench.analysis import analyse
 from medattn_bench.export import comparison_rows, run_rows
 from medattn_bench.records import load_records, load_suite_infos
-from medattn_bench.runner import plan, run_suite
-from medattn_bench.suite import load_suite
 
 pytestmark = pytest.mark.slow  # a trained suite each (and a browser): make test-slow, run by CI
 
 ROOT = Path(__file__).resolve().parents[1]
-
-SUITE = """\
-name: pagetiny
-datasets:
-  - {name: phantom_ct, options: {n_per_class: 20, size: 16}}
-  - {name: phantom_mri, options: {n_per_class: 20, size: 16}}
-attention: [{name: none}, {name: se}, {name: gc}]
-seeds: [0, 1, 2]
-train: {epochs: 2, batch_size: 8, image_size: 16, lr: 0.01}
-eval: {stats: {n_resamples: 200}, cost: {throughput: false}, cam: {localisation: false}}
-paper_reference:
-  phantom_ct: {none: 80.0, se: 84.0, gc: 79.0}
-"""
 
 
 def _browser():
@@ -80,13 +65,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory) -> Path:
+def page(tiny_board, tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("page")
-    path = tmp / "pagetiny.yaml"
-    path.write_text(SUITE)
-    s = load_suite(path)
-    rec = tmp / "board" / "records" / "pagetiny"
-    run_suite(s, str(path), plan(s, records_dir=rec), records_dir=rec, log=lambda m: None)
+    tiny_board.copy(tmp / "board")
     result = CliRunner().invoke(cli.app, ["leaderboard", str(tmp / "board" / "records"), "--out",
                                           str(tmp / "board" / "README.md"), "--html", str(tmp / "board" / "index.html")])
     assert result.exit_code == 0, result.output
@@ -127,7 +108,7 @@ def test_page_loads_and_its_tables_hold_the_analysis(browser, page):
     assert len(links) == 18
     href = links[0].get_attribute("href")
     assert href.startswith("file://") and Path(href[len("file://"):]).is_file()
-    assert json.loads(Path(href[len("file://"):]).read_text())["suite"] == "pagetiny"
+    assert json.loads(Path(href[len("file://"):]).read_text())["suite"] == "tinyboard"
 
 
 def test_header_click_sorts_and_filter_hides_other_datasets(browser, page):

@@ -19,15 +19,6 @@ from medattn_bench.suite import load_suite
 
 runner = CliRunner()
 
-TINY = """\
-name: subtiny
-datasets:
-  - {name: phantom_ct, options: {n_per_class: 20, size: 16}}
-attention: [{name: none}, {name: se}]
-seeds: [0, 1, 2]
-train: {epochs: 2, batch_size: 8, image_size: 16, lr: 0.01, threads: 1, channels_last: false, precision: fp32}
-eval: {stats: {n_resamples: 200}, cost: {throughput: false}, cam: {localisation: false}}
-"""
 ADD = ["attention+=[{name: eca}]"]
 
 
@@ -45,50 +36,47 @@ def _board(root: Path) -> str:
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """The board's suite (none, se) and an author's copy of it with the block eca added."""
+def trained(tiny_board, tmp_path_factory):
+    """The board's suite (none, se, gc) and an author's copy of it with the block eca added."""
     tmp = tmp_path_factory.mktemp("submission")
-    path = tmp / "subtiny.yaml"
-    path.write_text(TINY)
-    board = tmp / "board" / "subtiny"
-    _train(path, board, [])
-    author = tmp / "author" / "subtiny"
-    shutil.copytree(board, author)
-    _train(path, author, ADD)
-    return tmp, board, author
+    author = tiny_board.copy(tmp / "author") / "tinyboard"
+    _train(tiny_board.suite_file, author, ADD)
+    return tmp, tiny_board.records / "tinyboard", author
 
 
 def test_submit_review_accept_and_the_board_marks_the_row(trained, tmp_path):
     tmp, board0, author = trained
-    board = tmp_path / "board" / "subtiny"
+    board = tmp_path / "board" / "tinyboard"
     shutil.copytree(board0, board)
     bundle = tmp_path / "bundle"
     res = runner.invoke(cli.app, ["submit", str(author), "--attention", "eca", "--out", str(bundle)])
     assert res.exit_code == 0, res.output
     sub = json.loads((bundle / "submission.json").read_text())
-    assert sub["block"] == "eca" and sub["suite"] == "subtiny" and len(sub["records"]) == 3
+    assert sub["block"] == "eca" and sub["suite"] == "tinyboard" and len(sub["records"]) == 6
     assert sub["source_sha256"] and all(len(e["sha256"]) == 64 for e in sub["records"])
-    assert sorted(p.name for p in (bundle / "subtiny" / "phantom_ct" / "eca").iterdir()) == [
+    assert sorted(p.name for p in (bundle / "tinyboard" / "phantom_ct" / "eca").iterdir()) == [
         "seed0.json", "seed1.json", "seed2.json"]
-    assert not (bundle / "subtiny" / "phantom_ct" / "se").exists()  # only the block's records travel
+    assert not (bundle / "tinyboard" / "phantom_ct" / "se").exists()  # only the block's records travel
 
     res = runner.invoke(cli.app, ["review", str(bundle), "--sample", "1", "--accept", str(board.parent)])
     assert res.exit_code == 0, res.output
-    assert "identical" in res.output and "re-trained 1 of 3: consistent" in res.output
+    assert "identical" in res.output and "re-trained 1 of 6: consistent" in res.output
     assert res.output.splitlines()[0].startswith(str(bundle)) and "schema_version" not in res.output
     check = json.loads((bundle / "check.json").read_text())
-    assert check["sampled"] == 1 and check["of"] == 3 and check["results"][0]["verdict"] == "identical"
+    assert check["sampled"] == 1 and check["of"] == 6 and check["results"][0]["verdict"] == "identical"
     assert (board / ".submissions" / "eca" / "check.json").is_file()
     assert len(list((board / "phantom_ct" / "eca").glob("seed*.json"))) == 3
 
     text = _board(board.parent)
-    assert "Submitted rows" in text and "eca (" in text and "re-trained 1 of 3: consistent on" in text
+    assert "Submitted rows" in text and "eca (" in text and text.count("re-trained 1 of 6: consistent on") == 2
 
     # a record changed after the check: the row is no longer verified, and says why
     victim = board / "phantom_ct" / "eca" / "seed1.json"
     victim.write_text(json.dumps(json.loads(victim.read_text()), indent=2) + "\n")
     text = _board(board.parent)
-    assert "re-trained 1 of 3" not in text and "unverified: 1 of 3 records differ from the submission" in text
+    # the CT row is no longer verified; the MRI row, whose records are as submitted, still is
+    assert text.count("re-trained 1 of 6: consistent") == 1
+    assert "unverified: 1 of 3 records differ from the submission" in text
 
 
 def test_an_added_row_without_a_submission_is_marked_unverified(trained):
@@ -117,7 +105,7 @@ def test_a_bundle_edited_after_submit_is_refused_in_one_line(trained, tmp_path, 
     _, _, author = trained
     bundle = tmp_path / "bundle"
     assert _main(capsys, "submit", str(author), "--attention", "eca", "--out", str(bundle))[0] in (0, None)
-    rec = bundle / "subtiny" / "phantom_ct" / "eca" / "seed0.json"
+    rec = bundle / "tinyboard" / "phantom_ct" / "eca" / "seed0.json"
     rec.write_text(rec.read_text() + " ")
     code, out = _main(capsys, "review", str(bundle), "--sample", "1")
     assert code == 2 and "changed after it was bundled" in out and "Traceback" not in out and len(out.splitlines()) == 1
@@ -125,12 +113,12 @@ def test_a_bundle_edited_after_submit_is_refused_in_one_line(trained, tmp_path, 
     code, out = _main(capsys, "submit", str(author), "--attention", "eca", "--out", str(bundle))
     assert code == 2 and "not an empty folder" in out  # never written over
     code, out = _main(capsys, "submit", str(author), "--attention", "nope", "--out", str(tmp_path / "b2"))
-    assert code == 2 and "blocks there: eca, none, se" in out and not (tmp_path / "b2").exists()
+    assert code == 2 and "blocks there: eca, gc, none, se" in out and not (tmp_path / "b2").exists()
 
 
 def test_a_check_of_another_submission_does_not_verify(trained, tmp_path):
     tmp, board0, author = trained
-    board = tmp_path / "board" / "subtiny"
+    board = tmp_path / "board" / "tinyboard"
     shutil.copytree(board0, board)
     bundle = tmp_path / "bundle"
     assert runner.invoke(cli.app, ["submit", str(author), "--attention", "eca", "--out", str(bundle)]).exit_code == 0
