@@ -18,6 +18,7 @@ from medattn_bench.records.submission import marks
 from medattn_bench.suite import load_suite
 
 runner = CliRunner()
+pytestmark = pytest.mark.slow  # the shared trained board, a block trained and re-trained: make test-slow, run by CI
 
 ADD = ["attention+=[{name: eca}]"]
 
