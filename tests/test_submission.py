@@ -149,3 +149,21 @@ def test_names_in_a_submission_never_leave_its_folder(trained, tmp_path, capsys,
     code, out = _main(capsys, "review", str(bundle), "--sample", "1", "--accept", str(tmp_path / "board"))
     assert code == 2 and "submission.json" in out and "String should match pattern" in out
     assert not (tmp_path / "board").exists() and not (bundle / "check.json").exists()
+
+
+def test_a_damaged_submission_file_is_named_and_its_row_stays_unverified(trained, tmp_path):
+    _, _, author = trained
+    root = tmp_path / "records"
+    shutil.copytree(author.parent, root)
+    keep = root / "tinyboard" / ".submissions" / "eca"
+    keep.mkdir(parents=True)
+    (keep / "submission.json").write_text("{not json")
+    recs, _ = load_records(root)
+    infos, _ = load_suite_infos(root)
+    found, problems = marks(recs, {n: Path(i.folder) for n, i in infos.items()})
+    assert found == {} and len(problems) == 1 and "submission.json" in problems[0] and "not shown" in problems[0]
+    assert "eca: unverified: not submitted" in render(recs, infos, marks=found)
+    # a .submissions folder that is a link is not followed
+    shutil.rmtree(root / "tinyboard" / ".submissions")
+    (root / "tinyboard" / ".submissions").symlink_to(tmp_path)
+    assert marks(recs, {n: Path(i.folder) for n, i in infos.items()}) == ({}, [])
