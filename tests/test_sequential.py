@@ -92,3 +92,22 @@ def test_sequential_and_fixed_seeds_are_exclusive(tmp_path, capsys):
     code, out = run_main(capsys, "run", str(path), "--dry-run")
     assert code == 2 and "give seeds" in out and "not both" in out, out
     shutil.rmtree(tmp_path / "records", ignore_errors=True)
+
+
+def test_a_baseline_ahead_of_every_variant_waits_for_them():
+    """Mid-look, the baseline's next-look splits are recorded before its variants': its summary and
+    pairing stay on the splits of the look the variants completed; a variant that went on (GC after
+    SE concluded) takes the baseline with it."""
+    from types import SimpleNamespace
+
+    from medattn_bench.analysis import _sequential_window
+    from medattn_bench.settings import SplitsSpec
+
+    ok = SimpleNamespace(ok=True)
+    runs = lambda n: {(s, 0): ok for s in range(n)}  # noqa: E731
+    seq = SplitsSpec(min=5, max=20, step=5)
+    out, windows = _sequential_window({"ct": {"none": runs(15), "se": runs(13), "gc": runs(12)}}, seq, "none")
+    assert windows == {("ct", "none"): 10, ("ct", "se"): 10, ("ct", "gc"): 10}
+    assert len(out["ct"]["none"]) == 10
+    out, windows = _sequential_window({"skin": {"none": runs(15), "se": runs(10), "gc": runs(15)}}, seq, "none")
+    assert windows == {("skin", "none"): 15, ("skin", "se"): 10, ("skin", "gc"): 15}

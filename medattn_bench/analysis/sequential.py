@@ -25,7 +25,8 @@ def families_of(rows: list[ComparisonRow], family: list[str] | None) -> list[lis
 
 def _sequential_window(datasets: dict, seq: SplitsSpec, baseline: str) -> tuple[dict, dict[tuple[str, str], int]]:
     """Per data set and variant, the splits of its last complete look: the largest look size L
-    with an ok run on each of split seeds 0 .. L-1 (a variant never past its baseline's). A
+    with an ok run on each of split seeds 0 .. L-1 (a variant never past its baseline's, the
+    baseline never past the furthest variant's, so its summary is over the splits compared). A
     comparison that concluded at a look is not trained further, so variants of one data set may
     stop at different looks; later splits wait for their look. Keys (data set, variant)."""
     out, windows = {}, {}
@@ -41,6 +42,9 @@ def _sequential_window(datasets: dict, seq: SplitsSpec, baseline: str) -> tuple[
         base = complete(variants.get(baseline, {}))
         for v, runs in variants.items():
             windows[(ds, v)] = min(complete(runs), base)
+        others = [windows[(ds, v)] for v in variants if v != baseline]
+        if baseline in variants and others:  # the baseline reaches as far as the variant it is paired with
+            windows[(ds, baseline)] = min(base, max(others))  # furthest (its next look's runs wait with theirs)
         out[ds] = {v: {k: r for k, r in runs.items() if k[0] < windows[(ds, v)]} for v, runs in variants.items()}
         out[ds] = {v: runs for v, runs in out[ds].items() if runs} or variants
     return out, windows
