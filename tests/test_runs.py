@@ -24,14 +24,17 @@ datasets:
   - {{name: phantom_mri, options: {{n_per_class: 16, size: 16}}}}
 attention: [{{name: none}}, {attn}]
 seeds: [0, 1]
-train: {{epochs: {epochs}, batch_size: 8, image_size: 16, lr: 0.01}}
+train: {{epochs: {epochs}, batch_size: 8, image_size: 16, lr: 0.01{pins}}}
 eval: {{stats: {{n_resamples: 200}}, cost: {{throughput: false}}}}
 """
 
 
-def _suite(tmp_path: Path, attn: str = "{name: se}", epochs: int = 2) -> Path:
+def _suite(tmp_path: Path, attn: str = "{name: se}", epochs: int = 2, pinned: bool = False) -> Path:
+    """``pinned``: one thread, fp32, NCHW, so runs made in two processes (each probing the memory
+    format by timing, which a busy machine can tip) compute with the same arithmetic."""
     p = tmp_path / "tiny.yaml"
-    p.write_text(TINY.format(attn=attn, epochs=epochs))
+    pins = ", threads: 1, precision: fp32, channels_last: false" if pinned else ""
+    p.write_text(TINY.format(attn=attn, epochs=epochs, pins=pins))
     return p
 
 
@@ -150,7 +153,7 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
 
 @pytest.mark.slow
 def test_kill_minus_nine_then_rerun_matches_uninterrupted(tmp_path):
-    path = _suite(tmp_path, epochs=4)
+    path = _suite(tmp_path, epochs=4, pinned=True)
     _run(path, tmp_path / "clean")
     rec = tmp_path / "killed"
     cmd = [sys.executable, "-m", "medattn_bench.cli", "run", str(path), "--records", str(rec), "--no-progress"]
@@ -292,7 +295,7 @@ def test_cost_is_measured_after_the_runs_and_never_replaces_a_row(tmp_path, caps
     from medattn_bench.records import load_suite_infos
 
     path = tmp_path / "tiny.yaml"
-    path.write_text(TINY.format(attn="{name: se}", epochs=2).replace("cost: {throughput: false}",
+    path.write_text(TINY.format(attn="{name: se}", epochs=2, pins="").replace("cost: {throughput: false}",
                                                                      "cost: {throughput: true, repeats: 1, warmup: 0}"))
     rec = tmp_path / "rec"
     code, out = run_main(capsys, "run", str(path), "--records", str(rec), "--no-progress", "--only", "seed=0")
