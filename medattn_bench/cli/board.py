@@ -21,12 +21,6 @@ def vetted_records(records_dir: Path):
     return usable, problems + [u.line() for u in unused], n_dup
 
 
-def refreshed_infos(records_dir: Path, write: bool = True) -> tuple[dict, list[str]]:
-    from ..suite import refreshed_infos as refresh
-
-    return refresh(records_dir, write)
-
-
 def submission_marks(recs: list, infos: dict) -> tuple[dict, list[str]]:
     """The submitted rows' marks from each suite folder's .submissions/ (``records.submission.marks``)."""
     from ..records.submission import marks
@@ -58,6 +52,8 @@ def leaderboard(
     if html is not None and html.is_dir():
         fail(f"--html {html}: is a folder; name the page to write, e.g. {html / 'index.html'}")
     recs, problems, n_dup = vetted_records(records_dir)
+    from ..suite import refreshed_infos
+
     infos, info_problems = refreshed_infos(records_dir, write=not check)
     marks, mark_problems = submission_marks(recs, infos)
     problems += info_problems + mark_problems
@@ -103,6 +99,8 @@ def export(
     if out.exists() and not out.is_dir():
         fail(f"--out {out}: is a file; name a folder for the tables")
     recs, problems, _ = vetted_records(records_dir)
+    from ..suite import refreshed_infos
+
     infos, info_problems = refreshed_infos(records_dir, write=False)
     marks, mark_problems = submission_marks(recs, infos)
     for p in problems + info_problems + mark_problems:

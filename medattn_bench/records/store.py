@@ -82,6 +82,11 @@ def inside_folder(root: Path, path: Path) -> Path:
     return Path(path)
 
 
+def text_sha256(text: str) -> str:
+    """sha256 of a file's text as read: what a record's digest and a submission's file list name."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def read_record(path: Path) -> RunRecord:
     """Parse and validate one record; raises ValueError with the reason if it is not usable."""
     text = read_bounded(path)
@@ -102,7 +107,7 @@ def read_record(path: Path) -> RunRecord:
     except ValidationError as err:
         raise ValueError(f"invalid record: {_validation_line(err)}") from None
     rec.path = str(path)
-    rec.digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    rec.digest = text_sha256(text)
     return rec
 
 

@@ -31,7 +31,7 @@ from ..errors import RecordError
 from ..jsonio import write_text_atomic
 from ..settings import SAFE_NAME
 from .schema import SUITE_FILE, RunRecord, machine_label
-from .store import load_records, read_bounded
+from .store import load_records, read_bounded, text_sha256
 from .trust import vet
 
 SUBMISSION_FILE = "submission.json"
@@ -90,17 +90,11 @@ class Check(BaseModel):
         return bool(self.results) and all(r.verdict in OK_VERDICTS for r in self.results)
 
 
-def _sha(text: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-
-
 def read_model(path: Path, model: type[BaseModel]) -> tuple[BaseModel, str]:
     """One submission or check file, validated, and the sha256 of its text; RecordError (one line)."""
     try:
         text = read_bounded(path, 4 * 1024 * 1024)
-        return model.model_validate(json.loads(text)), _sha(text)
+        return model.model_validate(json.loads(text)), text_sha256(text)
     except ValueError as exc:  # unreadable, not JSON, or invalid
         if isinstance(exc, ValidationError):
             err = exc.errors()[0]
