@@ -41,10 +41,10 @@ def calibration(labels: object, probs: object, n_bins: int = 15) -> dict[str, fl
     correct = ((p >= 0.5).astype(int) == y).astype(float)
     # Bins on [0, 1] as in the usual definition: with top-label confidence only [0.5, 1] is filled.
     idx = np.minimum((conf * n_bins).astype(int), n_bins - 1)
-    ece = 0.0
-    for b in np.unique(idx):
-        sel = idx == b
-        ece += sel.mean() * abs(correct[sel].mean() - conf[sel].mean())
+    count = np.bincount(idx, minlength=n_bins)
+    filled = count > 0
+    gap = np.abs(np.bincount(idx, correct, n_bins)[filled] - np.bincount(idx, conf, n_bins)[filled]) / count[filled]
+    ece = float((count[filled] / len(p) * gap).sum())
     return {"ece": float(ece), "brier": float(np.mean((p - y) ** 2))}
 
 

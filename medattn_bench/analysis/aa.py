@@ -4,11 +4,12 @@ the tests' false-positive rates on real training noise, over every subset of spl
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 from scipy import stats as sps
 
-from ..stats import PairedRun, case_bootstrap_p, random_effects, split_delta, split_t, tost_p
+from ..stats import PairedRun, case_bootstrap_p, random_effects, split_delta, tost_p
 from ..settings import StatsSpec
 from .model import AAResult, MAX_AA_SUBSETS
 from .pairing import _decisive_from_parts
@@ -34,19 +35,21 @@ def _aa_result(ds: str, v: str, runs: list[PairedRun], st: StatsSpec) -> AAResul
         r = sps.binomtest(k, n).proportion_ci(0.95, method="exact")
         return float(r.low), float(r.high)
 
-    subsets = list(itertools.combinations(range(len(runs)), block))
-    n_all = len(subsets)
+    n_all = math.comb(len(runs), block)
     if n_all > MAX_AA_SUBSETS:  # a seeded sample keeps the render (and CI's board check) fast
         pick = np.random.default_rng(st.seed).choice(n_all, MAX_AA_SUBSETS, replace=False)
-        subsets = [subsets[i] for i in sorted(pick)]
+        subsets = [_combination_at(len(runs), block, int(i)) for i in sorted(pick)]
+    else:
+        subsets = list(itertools.combinations(range(len(runs)), block))
     dec_all = case_all = 0
-    for sub in subsets:
-        sel = list(sub)
-        sub = (random_effects(deltas[sel], variances[sel], st.ci_level) if st.test == "random_effects"
-               else split_t(deltas[sel], st.ci_level))  # a split bootstrap's twin: the t test on the same deltas
-        dec_all += sub.p < st.alpha
-        z = deltas[sel].mean() / (np.sqrt(variances[sel].sum()) / block)
-        case_all += 2 * sps.norm.sf(abs(z)) < st.alpha
+    if subsets:
+        sel = np.array(subsets)
+        if st.test == "random_effects":
+            dec_all = sum(random_effects(deltas[s], variances[s], st.ci_level).p < st.alpha for s in sel)
+        else:  # split_t on each subset (a split bootstrap's twin: the t test on the same deltas), all at once
+            dec_all = int((_split_t_p(deltas[sel]) < st.alpha).sum())
+        z = deltas[sel].mean(1) / (np.sqrt(variances[sel].sum(1)) / block)
+        case_all = int((2 * sps.norm.sf(np.abs(z)) < st.alpha).sum())
     n_sub = max(len(subsets), 1)
     out = AAResult(ds, v, len(runs), block, len(blocks), dec, case, ci(dec), ci(case),
                    float(np.std(deltas, ddof=1)) if len(deltas) > 1 else float("nan"), len(subsets),
@@ -59,6 +62,32 @@ def _aa_result(ds: str, v: str, runs: list[PairedRun], st: StatsSpec) -> AAResul
         out.seq_ci = ci(hits, len(seq))
         out.seq_mean_splits = float(np.mean(used)) if used else float("nan")
     return out
+
+
+def _split_t_p(d: np.ndarray) -> np.ndarray:
+    """:func:`~medattn_bench.stats.split_t`'s p for each row of ``d`` (subsets x splits)."""
+    k = d.shape[1]
+    mean, se = d.mean(1), d.std(1, ddof=1) / np.sqrt(k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = 2 * sps.t.sf(np.abs(mean) / se, k - 1)
+    return np.where(se > 0, p, np.where(mean == 0, 1.0, 0.0))
+
+
+def _combination_at(n: int, k: int, rank: int) -> tuple[int, ...]:
+    """The ``rank``-th k-subset of range(n) in ``itertools.combinations`` order, without listing
+    the ones before it: lexicographic rank r is C(n, k) - 1 - sum_i C(n-1-c_i, k-i), so the
+    complement's digits are found greedily in the combinatorial number system."""
+    left = math.comb(n, k) - 1 - rank
+    out, hi = [], n - 1
+    for j in range(k, 0, -1):
+        lo = j - 1  # the largest d <= hi with C(d, j) <= left
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if math.comb(mid, j) <= left else (lo, mid - 1)
+        left -= math.comb(lo, j)
+        out.append(n - 1 - lo)
+        hi = lo - 1
+    return tuple(out)
 
 
 def _aa_sequential(blocks: list[list[PairedRun]], looks: tuple[int, ...], st: StatsSpec,

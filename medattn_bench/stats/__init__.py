@@ -19,8 +19,8 @@ One file per job: :mod:`.auc`, :mod:`.paired`, :mod:`.decisive`, :mod:`.power`, 
 :mod:`.ranks`.
 """
 
-from .auc import AucCI, bootstrap_ci, delong_ci, _auc_from_samples, _midrank_placements, _midranks  # noqa: F401
-from .paired import (case_bootstrap_p, case_bootstrap_var, Comparison, paired_comparison, paired_delong,  # noqa: F401
+from .auc import AucCI, bootstrap_ci, delong_ci, _auc_from_samples, _midrank_placements, _placements_sorted  # noqa: F401
+from .paired import (case_bootstrap_p, case_bootstrap_var, Comparison, paired_comparison, paired_comparisons, paired_delong,  # noqa: F401
                      PairedRun, split_delta, _case_counts, _case_replicates, _interval, _kernel)
 from .decisive import (adjust_pvalues, random_effects, split_bootstrap, split_bootstrap_deltas, split_t,  # noqa: F401
                        tost_p, Verdict, verdict)

@@ -14,26 +14,20 @@ from ..metrics import check_binary
 # ------------------------------------------------------------------------------------- DeLong
 
 
-def _midranks(x: np.ndarray) -> np.ndarray:
-    """Ranks 1..n with ties given their mean rank (scipy.stats.rankdata's 'average', without its
-    per-call overhead, which dominated a board render): exact halves, so the same floats."""
-    x = np.asarray(x)
-    order = np.argsort(x, kind="mergesort")
-    xs = x[order]
-    edges = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1], True])
-    out = np.empty(len(x))
-    out[order] = np.repeat((edges[:-1] + edges[1:] + 1) / 2, np.diff(edges))
-    return out
-
-
 def _midrank_placements(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Structural components: V10[i] = P(neg < pos_i), V01[j] = P(pos > neg_j), ties 1/2."""
+    return _placements_sorted(pos, np.sort(pos), np.sort(neg), neg)
+
+
+def _placements_sorted(pos: np.ndarray, pos_sorted: np.ndarray, neg_sorted: np.ndarray,
+                       neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_midrank_placements` from the two samples and their sorted copies: the counts below
+    and tied are half-integers, so the placements are the same floats as DeLong's midrank form
+    (``(midrank in both - midrank in own sample) / size``) without ranking anything."""
     m, n = len(pos), len(neg)
-    tz = _midranks(np.concatenate([pos, neg]))
-    tx, ty = _midranks(pos), _midranks(neg)
-    v10 = (tz[:m] - tx) / n
-    v01 = 1.0 - (tz[m:] - ty) / m
-    return v10, v01
+    below_pos = (np.searchsorted(neg_sorted, pos, "left") + np.searchsorted(neg_sorted, pos, "right")) / 2
+    below_neg = (np.searchsorted(pos_sorted, neg, "left") + np.searchsorted(pos_sorted, neg, "right")) / 2
+    return below_pos / n, 1.0 - below_neg / m
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ over splits (conditional on these trained models)."""
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import stats as sps
@@ -43,6 +44,14 @@ class PairedRun:
         d = sum(_kernel(r[y == 1], r[y == 0]) for r in a) / len(a) - sum(_kernel(r[y == 1], r[y == 0]) for r in b) / len(b)
         return d.astype(np.float32)
 
+    @cached_property
+    def delta_and_variance(self) -> tuple[float, float]:
+        """:func:`split_delta`, computed once per run (the analysis asks for it from several places)."""
+        y = self.labels
+        models = np.vstack([np.atleast_2d(self.scores_a), np.atleast_2d(self.scores_b)])
+        return _delta_and_variance([_midrank_placements(s[y == 1], s[y == 0]) for s in models],
+                                   len(np.atleast_2d(self.scores_a)))
+
 
 def _kernel(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
     return (pos[:, None] > neg[None, :]) + 0.5 * (pos[:, None] == neg[None, :])
@@ -68,13 +77,21 @@ def _case_counts(rng: np.random.Generator, k: int, size: int) -> np.ndarray:
 def _case_replicates(d: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
     """(B,) stratified case-bootstrap replicates of mean(d) for a kernel difference ``d`` (m, n):
     ``Delta_b = w_b^T d v_b / (m n)`` with multinomial case counts w_b, v_b."""
-    m, n = d.shape
-    reps = np.empty(n_resamples)
+    return _shared_case_replicates([d], n_resamples, rng)[0]
+
+
+def _shared_case_replicates(ds: list[np.ndarray], n_resamples: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """:func:`_case_replicates` of several kernel differences of one shape (variants scored on the
+    same test set) from one set of case counts: each gets the replicates it would get alone from
+    ``rng`` in this state (drawing the counts is most of the bootstrap's time)."""
+    m, n = ds[0].shape
+    reps = [np.empty(n_resamples) for _ in ds]
     step = max(1, 4_000_000 // max(m, n))  # bounded memory for large test sets
     for s in range(0, n_resamples, step):
         b = min(step, n_resamples - s)
         w, v = _case_counts(rng, m, b), _case_counts(rng, n, b)
-        reps[s : s + b] = ((w @ d) * v).sum(1) / (m * n)
+        for out, d in zip(reps, ds):
+            out[s : s + b] = ((w @ d) * v).sum(1) / (m * n)
     return reps
 
 
@@ -146,13 +163,15 @@ def split_delta(run: PairedRun) -> tuple[float, float]:
 
     Every model scored on the split's test set enters one DeLong covariance matrix, so the
     correlation between variants (same cases) and between initialisations is accounted for."""
-    y = run.labels
-    models = np.vstack([np.atleast_2d(run.scores_a), np.atleast_2d(run.scores_b)])
-    ka = len(np.atleast_2d(run.scores_a))
-    comps = [_midrank_placements(s[y == 1], s[y == 0]) for s in models]
+    return run.delta_and_variance
+
+
+def _delta_and_variance(comps: list[tuple[np.ndarray, np.ndarray]], ka: int) -> tuple[float, float]:
+    """:func:`split_delta` from each model's DeLong placements (V10, V01), the variant's ``ka``
+    initialisations first, then the baseline's."""
     v10 = np.stack([c[0] for c in comps])
     v01 = np.stack([c[1] for c in comps])
-    contrast = np.concatenate([np.full(ka, 1 / ka), np.full(len(models) - ka, -1 / (len(models) - ka))])
+    contrast = np.concatenate([np.full(ka, 1 / ka), np.full(len(comps) - ka, -1 / (len(comps) - ka))])
     var = contrast @ np.atleast_2d(np.cov(v10)) @ contrast / v10.shape[1] + contrast @ np.atleast_2d(np.cov(v01)) @ contrast / v01.shape[1]
     return float(contrast @ v10.mean(1)), float(max(var, 0.0))
 
@@ -170,13 +189,40 @@ def paired_delong(runs: list[PairedRun]) -> tuple[float, float, float]:
 def paired_comparison(runs: list[PairedRun], n_resamples: int = 10000, level: float = 0.95, method: str = "bca",
                       seed: int = 0) -> Comparison:
     """Case-only paired bootstrap of ΔAUC, averaged over splits (each split resampled on its own)."""
-    if not runs:
+    return paired_comparisons([runs], n_resamples, level, method, seed)[0]
+
+
+def paired_comparisons(many: list[list[PairedRun]], n_resamples: int = 10000, level: float = 0.95,
+                       method: str = "bca", seed: int = 0) -> list[Comparison]:
+    """:func:`paired_comparison` of several variants against one baseline, each the same as alone:
+    variants whose splits have the same test-set shapes (the usual case: one data set's splits)
+    share the case counts, which are drawn from the same seed either way."""
+    if any(not runs for runs in many):
         raise StatsError("a paired comparison needs at least one seed with both variants")
     if method not in ("bca", "percentile"):
         raise StatsError(f"ci method must be 'bca' or 'percentile', got {method!r}")
-    rng = np.random.default_rng(seed)
-    ds = [r.kernel_difference() for r in runs]
-    reps = np.stack([_case_replicates(d, n_resamples, rng) for d in ds], axis=1)  # (B, S)
+    kernels = [[r.kernel_difference() for r in runs] for runs in many]
+    # The counts of split s depend on the shapes of splits 0..s: a variant whose shapes begin with
+    # another's (fewer splits: concluded at an earlier look) shares that one's draws.
+    shapes = [tuple(d.shape for d in ds) for ds in kernels]
+    streams: list[list[int]] = []
+    for i in sorted(range(len(many)), key=lambda i: -len(shapes[i])):
+        home = next((g for g in streams if shapes[g[0]][: len(shapes[i])] == shapes[i]), None)
+        (home.append(i) if home is not None else streams.append([i]))
+    reps: dict[int, list[np.ndarray]] = {i: [] for i in range(len(many))}
+    for members in streams:
+        rng = np.random.default_rng(seed)
+        for s in range(len(shapes[members[0]])):
+            here = [i for i in members if len(shapes[i]) > s]
+            for i, r in zip(here, _shared_case_replicates([kernels[i][s] for i in here], n_resamples, rng)):
+                reps[i].append(r)
+    return [_comparison(runs, ds, np.stack(reps[i], axis=1), n_resamples, level, method, seed)
+            for i, (runs, ds) in enumerate(zip(many, kernels))]
+
+
+def _comparison(runs: list[PairedRun], ds: list[np.ndarray], reps: np.ndarray, n_resamples: int, level: float,
+                method: str, seed: int) -> Comparison:
+    """The comparison from each split's kernel difference ``ds`` and the replicates ``reps`` (B, S)."""
     points = np.array([float(d.mean()) for d in ds])
     point = float(points.mean())
     pooled = reps.mean(1)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-from .auc import _auc_from_samples
-from .paired import PairedRun, split_delta
+from .auc import _auc_from_samples, _midrank_placements, _placements_sorted
+from .paired import PairedRun, _delta_and_variance
 
 
 @dataclass(frozen=True)
@@ -69,9 +69,16 @@ def variance_growth(runs: list[PairedRun], split_sd: float, shifts: int = 8) -> 
         y = r.labels
         a = np.atleast_2d(r.scores_a)
         z = sps.norm.ppf(sps.rankdata(a, axis=1) / (a.shape[1] + 1))
-        parts = [split_delta(PairedRun(y, (z + c * y)[0] if np.ndim(r.scores_a) == 1 else z + c * y, r.scores_b))
-                 for c in grid]
-        d, v = np.array([q[0] for q in parts]), np.array([q[1] for q in parts])
+        # split_delta of (z + c·y, baseline) at each shift c: the baseline's placements once, the
+        # variant's from its samples sorted once (a shift keeps their order)
+        base = [_midrank_placements(row[y == 1], row[y == 0]) for row in np.atleast_2d(r.scores_b)]
+        samples = [(row[y == 1], np.sort(row[y == 1]), np.sort(row[y == 0]), row[y == 0]) for row in z]
+        if len(samples) == len(base) == 1:  # one model a side: every shift at once
+            d, v = _shifted_pair(*samples[0], *base[0], grid)
+        else:
+            parts = [_delta_and_variance([_placements_sorted(p + c, ps + c, ns, n) for p, ps, ns, n in samples] + base,
+                                         len(z)) for c in grid]
+            d, v = np.array([q[0] for q in parts]), np.array([q[1] for q in parts])
         v0 = v[len(grid) // 2]
         curves.append((np.maximum.accumulate(d), v - v0))
         observed.append(v0)
@@ -85,6 +92,20 @@ def variance_growth(runs: list[PairedRun], split_sd: float, shifts: int = 8) -> 
         ref = sps.norm.pdf(sps.norm.ppf(base)) ** 2
         growth = growth + train / 2 * (slope2 / ref - 1)  # half the training variance is the variant's
     return at, growth
+
+
+def _shifted_pair(pos: np.ndarray, pos_sorted: np.ndarray, neg_sorted: np.ndarray, neg: np.ndarray,
+                  b10: np.ndarray, b01: np.ndarray, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """ΔAUC and paired DeLong variance (:func:`~medattn_bench.stats.split_delta` with one model a
+    side) of the variant's positives shifted by each c in ``grid`` against the baseline's
+    placements ``b10``, ``b01``: the variance of a difference of placements, all shifts at once."""
+    m, n = len(pos), len(neg)
+    shifted = pos[None, :] + grid[:, None]
+    a10 = (np.searchsorted(neg_sorted, shifted, "left") + np.searchsorted(neg_sorted, shifted, "right")) / 2 / n
+    a01 = np.stack([1.0 - (np.searchsorted(pos_sorted + c, neg, "left") + np.searchsorted(pos_sorted + c, neg, "right"))
+                    / 2 / m for c in grid])
+    var = np.var(a10 - b10, axis=1, ddof=1) / m + np.var(a01 - b01, axis=1, ddof=1) / n
+    return a10.mean(1) - b10.mean(), np.maximum(var, 0.0)
 
 
 def _grown_sd(sd: float, delta: float, growth: tuple[np.ndarray, np.ndarray] | None) -> float:
