@@ -24,13 +24,13 @@ def demo(tmp_path, monkeypatch):
     monkeypatch.setenv("MEDATTN_ANALYSIS_CACHE", "on")
     monkeypatch.setenv("MEDATTN_CACHE", str(tmp_path / "cache"))
     calls = []
-    real = analysis_suite.analyse_suite
+    real = analysis_suite._analyse_suite
 
     def counting(*args, **kw):
         calls.append(args[0])
         return real(*args, **kw)
 
-    monkeypatch.setattr(analysis_suite, "analyse_suite", counting)
+    monkeypatch.setattr(analysis_suite, "_analyse_suite", counting)
     return folder, calls, tmp_path / "cache" / "analysis"
 
 

@@ -22,7 +22,7 @@ import io
 import os
 import pickle
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import medattn_bench
 
@@ -107,12 +107,12 @@ def _write(path: Path, value: Any) -> None:
         old.unlink(missing_ok=True)
 
 
-def cached(key: str | None, compute: Callable[[], Any], expect: type) -> Any:
-    """``compute()``, or the value kept under ``key`` when there is one of type ``expect``. The
-    cache is an optimisation only: any failure to read or write it falls back to computing."""
+def lookup(key: str | None, expect: type) -> Any | None:
+    """The value kept under ``key`` when there is one of type ``expect``, else None. The cache is
+    an optimisation only: any failure to read it counts as a miss (and the entry is replaced)."""
     where = cache_dir()
     if key is None or where is None:
-        return compute()
+        return None
     path = where / f"{key}.pickle"
     try:
         value = _read(path)
@@ -121,9 +121,16 @@ def cached(key: str | None, compute: Callable[[], Any], expect: type) -> Any:
             return value
     except Exception:  # noqa: BLE001 - missing, damaged or planted: recomputed and replaced
         pass
-    value = compute()
+    return None
+
+
+def store(key: str | None, value: Any) -> None:
+    """Keep ``value`` under ``key`` (nothing when the cache is off or cannot be written)."""
+    where = cache_dir()
+    if key is None or where is None:
+        return
     try:
-        _write(path, value)
+        _write(where / f"{key}.pickle", value)
     except OSError:
         pass
-    return value
+

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 import numpy as np
 
 from ..records import RunRecord, SuiteInfo, machine_label
 from ..stable import stabilise
-from ..stats import (PairedRun, adjust_pvalues, min_detectable, paired_comparison, rank_variants, split_delta, tost_p,
+from ..stats import (PairedRun, adjust_pvalues, min_detectable, paired_comparisons, rank_variants, split_delta, tost_p,
                      variance_growth)
 from ..settings import SplitsSpec, StatsSpec
 from .aa import _aa_result
@@ -18,12 +19,33 @@ from .costs import _cost_of, _provenance
 from .localisation import _loc_verdict, _localisation
 from .model import AAResult, ComparisonRow, DatasetAnalysis, Localisation, SuiteAnalysis, group
 from .pairing import _is_aa, _tests, paired_runs, summarize
+from .parallel import bootstrap_pool, cores
 from .sequential import _sequential_verdicts, _sequential_window, families_of
 from .story import _story
 
 
 def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int], RunRecord]]],
                   info: SuiteInfo | None, allow_mixed: bool = False) -> SuiteAnalysis:
+    """One suite's analysis; its case-only bootstraps run in threads beside the rest."""
+    with ThreadPoolExecutor(max_workers=min(2, cores()), thread_name_prefix="medattn-bootstrap") as pool:
+        analysis, pending = _analyse_suite(name, datasets, info, allow_mixed, pool)
+        _finish(pending)
+    return analysis
+
+
+Pending = list[tuple[list[ComparisonRow], Future]]  # each data set's rows and their case-only bootstraps
+
+
+def _finish(pending: Pending) -> None:
+    for rows, job in pending:
+        for row, c in zip(rows, job.result()):
+            row.case_only = c
+
+
+def _analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int], RunRecord]]],
+                   info: SuiteInfo | None, allow_mixed: bool, background: Executor) -> tuple[SuiteAnalysis, Pending]:
+    """:func:`analyse_suite` with the case-only bootstraps submitted to ``background`` (numpy work,
+    one job per data set) and left pending: the rows' ``case_only`` is set by :func:`_finish`."""
     info = info or SuiteInfo(name=name, file="(no suite.json)")
     st = StatsSpec.model_validate(info.stats)
     baseline = st.baseline
@@ -37,12 +59,14 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
     spread: dict[str, tuple[float, int]] = {}  # pooled sd of per-split ΔAUC, splits
     power_runs: dict[str, list[PairedRun]] = defaultdict(list)  # the splits behind each data set's power line
     parts: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    pending: Pending = []
     for ds_name, variants in sorted(datasets.items()):
         base = variants.get(baseline, {})
         ref = Counter(r.protocol_hash for r in base.values()).most_common(1)
         ref_hash = ref[0][0] if ref else None
         comps: dict[str, ComparisonRow] = {}
         split_var: list[tuple[float, int]] = []
+        bootstrapped: list[tuple[ComparisonRow, list[PairedRun]]] = []  # case-only bootstraps, drawn together
         for v, runs in sorted(variants.items()):
             if v == baseline:
                 continue
@@ -74,12 +98,15 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
                 continue
             if seq is not None:  # the looks are walked on each split's (ΔAUC, DeLong variance), in seed order
                 parts[(ds_name, v)] = [split_delta(r) for r in pr]
-            row.case_only = paired_comparison(pr, st.n_resamples, st.ci_level, st.ci_method, st.seed)
+            bootstrapped.append((row, pr))
             row.decisive, row.secondary = _tests(pr, st)
             rows.append(row)
             if len(pr) > 1:
                 split_var.append((float(np.var([split_delta(r)[0] for r in pr], ddof=1)), len(pr) - 1))
                 power_runs[ds_name].extend(pr)
+        if bootstrapped:
+            pending.append(([row for row, _ in bootstrapped], background.submit(
+                paired_comparisons, [pr for _, pr in bootstrapped], st.n_resamples, st.ci_level, st.ci_method, st.seed)))
         if split_var:
             df = sum(d for _, d in split_var)
             spread[ds_name] = (float(np.sqrt(sum(v * d for v, d in split_var) / df)) if df else float("nan"),
@@ -139,7 +166,7 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
     costs = {v: _cost_of([r for ds in datasets.values() for r in ds.get(v, {}).values()], info.costs.get(v))
              for v in order}
     return SuiteAnalysis(name, info, st, baseline, order, out_ds, m, rank_variants(ranked), table, costs,
-                         _provenance(all_recs), aa, _claims(info, baseline, out_ds, order, st.margin, st.alpha, seq))
+                         _provenance(all_recs), aa, _claims(info, baseline, out_ds, order, st.margin, st.alpha, seq)), pending
 
 
 def _order(datasets: dict[str, dict[str, dict]], baseline: str, aa: set[tuple[str, str]]) -> list[str]:
@@ -167,14 +194,22 @@ def analyse(records: list[RunRecord], infos: dict[str, SuiteInfo], allow_mixed: 
             marks: dict | None = None) -> list[SuiteAnalysis]:
     """Every suite in ``records``, sorted by name, every float rounded past machine noise
     (:func:`~medattn_bench.stable.stabilise`); ``marks``: the submitted rows' marks."""
-    from .cache import cached, suite_key
+    from .cache import lookup, store, suite_key
 
     grouped = group(records)
-    out = []
-    for name in sorted(grouped):
-        recs = [r for by_v in grouped[name].values() for runs in by_v.values() for r in runs.values()]
-        key = suite_key(name, recs, infos.get(name), allow_mixed)
-        out.append(cached(key, lambda n=name: analyse_suite(n, grouped[n], infos.get(n), allow_mixed), SuiteAnalysis))
+    recs = {n: [r for by_v in grouped[n].values() for runs in by_v.values() for r in runs.values()] for n in grouped}
+    keys = {n: suite_key(n, recs[n], infos.get(n), allow_mixed) for n in grouped}
+    found = {n: a for n in grouped if (a := lookup(keys[n], SuiteAnalysis)) is not None}
+    todo = [n for n in sorted(grouped) if n not in found]
+    with bootstrap_pool(sum(len(recs[n]) for n in todo)) as background:  # the bootstraps of every suite
+        computed, pending = {}, []
+        for n in todo:
+            computed[n], more = _analyse_suite(n, grouped[n], infos.get(n), allow_mixed, background)
+            pending += more
+        _finish(pending)
+    for n, a in computed.items():
+        store(keys[n], a)
+    out = [found.get(n) or computed[n] for n in sorted(grouped)]
     by_name = {a.name: a for a in out}
     for a in out:
         _mark_submissions(a, marks or {})
