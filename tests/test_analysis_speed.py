@@ -22,6 +22,7 @@ from medattn_bench.metrics import calibration
 from medattn_bench.records import load_records, load_suite_infos
 from medattn_bench.stats import PairedRun, paired_comparison, paired_comparisons, split_t
 from medattn_bench.stats.auc import _midrank_placements
+from medattn_bench.stats.paired import _shared_case_replicates
 from medattn_bench.stats.sequential import _kth_smallest_p
 
 DEMO = Path(__file__).resolve().parents[1] / "leaderboard" / "records" / "demo"
@@ -55,6 +56,16 @@ def test_variants_sharing_case_counts_get_what_each_gets_alone():
     together = paired_comparisons(many, n_resamples=700, seed=3)
     for runs, c in zip(many, together):
         assert c == paired_comparison(runs, n_resamples=700, seed=3)
+
+
+def test_the_sorted_scores_path_equals_the_matrix_product():
+    rng = np.random.default_rng(4)
+    runs = _runs(rng, [(60, 70)], 0.4) + _runs(rng, [(60, 70)], 0.0)
+    runs[1] = PairedRun(runs[0].labels, runs[1].scores_a, runs[0].scores_b)  # one baseline, shared
+    ds = [r.kernel_difference() for r in runs]
+    plain = _shared_case_replicates(ds, 3000, np.random.default_rng(9))
+    fast = _shared_case_replicates(ds, 3000, np.random.default_rng(9), runs)
+    assert all(np.array_equal(a, b) for a, b in zip(plain, fast))
 
 
 @pytest.mark.parametrize("n,k", [(1, 1), (5, 2), (9, 3), (12, 5), (7, 7)])

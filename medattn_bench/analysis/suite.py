@@ -200,7 +200,8 @@ def analyse(records: list[RunRecord], infos: dict[str, SuiteInfo], allow_mixed: 
     recs = {n: [r for by_v in grouped[n].values() for runs in by_v.values() for r in runs.values()] for n in grouped}
     keys = {n: suite_key(n, recs[n], infos.get(n), allow_mixed) for n in grouped}
     found = {n: a for n in grouped if (a := lookup(keys[n], SuiteAnalysis)) is not None}
-    todo = [n for n in sorted(grouped) if n not in found]
+    # the suites with most test scores first: their bootstraps are the longest jobs
+    todo = sorted((n for n in grouped if n not in found), key=lambda n: (-sum(len(r.test.ids) for r in recs[n] if r.test), n))
     with bootstrap_pool(sum(len(recs[n]) for n in todo)) as background:  # the bootstraps of every suite
         computed, pending = {}, []
         for n in todo:

@@ -80,19 +80,52 @@ def _case_replicates(d: np.ndarray, n_resamples: int, rng: np.random.Generator) 
     return _shared_case_replicates([d], n_resamples, rng)[0]
 
 
-def _shared_case_replicates(ds: list[np.ndarray], n_resamples: int, rng: np.random.Generator) -> list[np.ndarray]:
+def _shared_case_replicates(ds: list[np.ndarray], n_resamples: int, rng: np.random.Generator,
+                            runs: list[PairedRun] | None = None) -> list[np.ndarray]:
     """:func:`_case_replicates` of several kernel differences of one shape (variants scored on the
     same test set) from one set of case counts: each gets the replicates it would get alone from
-    ``rng`` in this state (drawing the counts is most of the bootstrap's time)."""
+    ``rng`` in this state (drawing the counts is a third of the bootstrap's time). With the
+    splits' ``runs`` (one model a side) the products come from sorted scores (:func:`_kernel_sums`,
+    each model once, the baseline shared) instead of the (B, m) x (m, n) matrix product: the same
+    floats, since both are exact below 2 m n < 2**24."""
     m, n = ds[0].shape
+    sorted_path = (runs is not None and 2 * m * n < 2**24
+                   and all(np.ndim(r.scores_a) == 1 and np.ndim(r.scores_b) == 1 for r in runs))
     reps = [np.empty(n_resamples) for _ in ds]
     step = max(1, 4_000_000 // max(m, n))  # bounded memory for large test sets
     for s in range(0, n_resamples, step):
         b = min(step, n_resamples - s)
         w, v = _case_counts(rng, m, b), _case_counts(rng, n, b)
-        for out, d in zip(reps, ds):
-            out[s : s + b] = ((w @ d) * v).sum(1) / (m * n)
+        if sorted_path:
+            wt, vt = np.ascontiguousarray(w.T), np.ascontiguousarray(v.T)
+            done: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (labels, scores, sums): the baseline once
+
+            def sums(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
+                for y0, s0, val in done:
+                    if np.array_equal(y0, y) and np.array_equal(s0, scores):
+                        return val
+                done.append((y, scores, _kernel_sums(scores[y == 1], scores[y == 0], wt, vt)))
+                return done[-1][2]
+
+            for out, r in zip(reps, runs):
+                twice = sums(r.labels, r.scores_a) - sums(r.labels, r.scores_b)
+                out[s : s + b] = (twice / 2).astype(np.float32) / np.float32(m * n)
+        else:
+            for out, d in zip(reps, ds):
+                out[s : s + b] = ((w @ d) * v).sum(1) / (m * n)
     return reps
+
+
+def _kernel_sums(pos: np.ndarray, neg: np.ndarray, wt: np.ndarray, vt: np.ndarray) -> np.ndarray:
+    """(B,) twice w_b^T H v_b for one model (H: its positive-vs-negative kernel, ties 1/2) and case
+    counts ``wt`` (m, B), ``vt`` (n, B): with the negatives sorted, each positive's row of H is a
+    run of ones, so w^T H v = sum_i w_i (counts of the negatives below pos_i, ties halved)."""
+    order = np.argsort(neg, kind="stable")
+    below = np.empty((len(neg) + 1, wt.shape[1]), dtype=np.float32)
+    below[0] = 0
+    np.cumsum(vt[order], axis=0, out=below[1:])
+    lo, hi = np.searchsorted(neg[order], pos, "left"), np.searchsorted(neg[order], pos, "right")
+    return np.einsum("ib,ib->b", wt, below[lo]) + np.einsum("ib,ib->b", wt, below[hi])
 
 
 def case_bootstrap_var(d: np.ndarray) -> float:
@@ -214,7 +247,8 @@ def paired_comparisons(many: list[list[PairedRun]], n_resamples: int = 10000, le
         rng = np.random.default_rng(seed)
         for s in range(len(shapes[members[0]])):
             here = [i for i in members if len(shapes[i]) > s]
-            for i, r in zip(here, _shared_case_replicates([kernels[i][s] for i in here], n_resamples, rng)):
+            for i, r in zip(here, _shared_case_replicates([kernels[i][s] for i in here], n_resamples, rng,
+                                                          [many[i][s] for i in here])):
                 reps[i].append(r)
     return [_comparison(runs, ds, np.stack(reps[i], axis=1), n_resamples, level, method, seed)
             for i, (runs, ds) in enumerate(zip(many, kernels))]
