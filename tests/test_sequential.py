@@ -111,3 +111,29 @@ def test_a_baseline_ahead_of_every_variant_waits_for_them():
     assert len(out["ct"]["none"]) == 10
     out, windows = _sequential_window({"skin": {"none": runs(15), "se": runs(10), "gc": runs(15)}}, seq, "none")
     assert windows == {("skin", "none"): 15, ("skin", "se"): 10, ("skin", "gc"): 15}
+
+
+def test_a_check_against_a_sequential_suite_waits_for_its_look():
+    """A suite checked against a sequential one (the schedule check) pairs with the splits that
+    suite's board shows: a look still being trained moves neither the board nor the check."""
+    from types import SimpleNamespace as NS
+
+    from medattn_bench.analysis.claims_and_checks import _checks
+    from medattn_bench.settings import StatsSpec
+
+    rng = np.random.default_rng(0)
+    labels = [0] * 20 + [1] * 20
+
+    def rec(seed):
+        scores = np.clip(rng.normal(np.array(labels) * 0.6 + 0.2, 0.2), 0, 1).tolist()
+        return NS(ok=True, path=f"seed{seed}.json", metrics=NS(auc=delong_ci(labels, scores).auc),
+                  test=NS(ids=[f"c{i}" for i in range(40)], labels=labels, scores=scores))
+
+    def analysis(name, seeds):
+        runs = {(s, 0): rec(s) for s in seeds}
+        return NS(name=name, datasets={"mri": NS(variants={"none": NS(runs=runs)}, aa_copies={})})
+
+    here, board = analysis("schedule", range(5)), analysis("reference", range(10))  # the board shows look 2
+    (check,) = _checks(here, board, StatsSpec())
+    assert sorted(check.there) == list(range(10))  # not the splits of look 3 already recorded elsewhere
+    assert check.verdict is not None and check.verdict.n_splits == 5

@@ -215,6 +215,6 @@ def analyse(records: list[RunRecord], infos: dict[str, SuiteInfo], allow_mixed: 
     for a in out:
         _mark_submissions(a, marks or {})
         if a.info.check_against:
-            a.checks = _checks(a, by_name.get(a.info.check_against), grouped, a.settings)
+            a.checks = _checks(a, by_name.get(a.info.check_against), a.settings)
     # what every renderer prints must not depend on the last bits of a float (see stable.py)
     return [stabilise(a) for a in out]
