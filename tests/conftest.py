@@ -56,16 +56,42 @@ class TinyBoard:
         return dest / "records"
 
 
-@pytest.fixture(scope="session")
-def tiny_board(tmp_path_factory) -> TinyBoard:
+# A second small board with what the checks of the tests need: an A/A copy of the baseline (with
+# sequential A/A looks), throughput rounds and Grad-CAM localisation; one epoch. Shared by the
+# tests of the markdown board and of the exports.
+CHECKS_BOARD = """\
+name: tiny
+description: tiny test suite
+datasets:
+  - {name: phantom_ct, options: {n_per_class: 20, size: 16}}
+  - {name: phantom_mri, options: {n_per_class: 20, size: 16}}
+attention: [{name: none}, {name: se}, {name: gc}, {name: none, label: none_b, init_offset: 1}]
+seeds: [0, 1, 2]
+train: {epochs: 1, batch_size: 8, image_size: 16, lr: 0.01}
+eval: {stats: {n_resamples: 300, aa_block: 2, aa_looks: [2, 3]}, cost: {throughput: true, repeats: 1, warmup: 0},
+       cam: {localisation: true, max_images: 4}}
+"""
+
+
+def _trained(tmp_path_factory, text: str) -> TinyBoard:
     from medattn_bench.runner import plan, run_suite
     from medattn_bench.suite import load_suite
 
-    tmp = tmp_path_factory.mktemp("tinyboard")
-    path = tmp / "tinyboard.yaml"
-    path.write_text(TINY_BOARD)
+    name = text.split("\n", 1)[0].split(":", 1)[1].strip()
+    tmp = tmp_path_factory.mktemp(name)
+    path = tmp / f"{name}.yaml"
+    path.write_text(text)
     s = load_suite(path)
-    rec = tmp / "records" / "tinyboard"
+    rec = tmp / "records" / name
     run_suite(s, str(path), plan(s, records_dir=rec), records_dir=rec, log=lambda m: None)
     return TinyBoard(path, tmp / "records")
 
+
+@pytest.fixture(scope="session")
+def tiny_board(tmp_path_factory) -> TinyBoard:
+    return _trained(tmp_path_factory, TINY_BOARD)
+
+
+@pytest.fixture(scope="session")
+def checks_board(tmp_path_factory) -> TinyBoard:
+    return _trained(tmp_path_factory, CHECKS_BOARD)

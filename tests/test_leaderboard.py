@@ -16,29 +16,11 @@ from medattn_bench.suite import load_suite
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()
 
-TINY = """\
-name: tiny
-description: tiny test suite
-datasets:
-  - {name: phantom_ct, options: {n_per_class: 20, size: 16}}
-  - {name: phantom_mri, options: {n_per_class: 20, size: 16}}
-attention: [{name: none}, {name: se}, {name: gc}, {name: none, label: none_b, init_offset: 1}]
-seeds: [0, 1, 2]
-train: {epochs: 1, batch_size: 8, image_size: 16, lr: 0.01}
-eval: {stats: {n_resamples: 300, aa_block: 2, aa_looks: [2, 3]}, cost: {throughput: true, repeats: 1, warmup: 0},
-       cam: {localisation: false}}
-"""
-
 
 @pytest.fixture(scope="module")
-def tiny_records(tmp_path_factory) -> Path:
-    tmp = tmp_path_factory.mktemp("lb")
-    path = tmp / "tiny.yaml"
-    path.write_text(TINY)
-    s = load_suite(path)
-    rec = tmp / "records" / "tiny"
-    run_suite(s, str(path), plan(s, records_dir=rec), records_dir=rec, log=lambda m: None)
-    return tmp / "records"
+def tiny_records(checks_board) -> Path:
+    """The shared checks board (conftest): suite ``tiny``, its suite file beside the records root."""
+    return checks_board.records
 
 
 def _render(folder: Path, **kw) -> str:
@@ -104,7 +86,8 @@ def test_a_changed_suite_file_refreshes_suite_json_on_render_but_not_on_check_or
     copy = tmp_path / "records"
     shutil.copytree(tiny_records, copy)
     suite_file = tmp_path / "tiny.yaml"
-    suite_file.write_text(TINY.replace("description: tiny test suite", "description: A CHANGED SUITE FILE"))
+    suite_file.write_text((tiny_records.parent / "tiny.yaml").read_text().replace("description: tiny test suite",
+                                                                                 "description: A CHANGED SUITE FILE"))
     info_path = copy / "tiny" / "suite.json"
     info = json.loads(info_path.read_text())
     info["file"] = str(suite_file)
