@@ -133,27 +133,11 @@ def test_a_block_that_cannot_train_fails_alone_in_the_shared_timing_loop():
     assert out["se"]["throughput"]["train_ratio"] > 0 and "static" in out["se"]
 
 
-COST_SUITE = """\
-name: costtiny
-datasets: [{name: phantom_ct, options: {n_per_class: 20, size: 16}}]
-attention: [{name: none}, {name: se}, {name: gc}]
-seeds: [0, 1]
-train: {epochs: 1, batch_size: 8, image_size: 16, lr: 0.01}
-eval: {stats: {n_resamples: 200}, cost: {throughput: true, repeats: 2, warmup: 0}, cam: {localisation: false}}
-"""
-
-
 @pytest.fixture(scope="module")
-def cost_records(tmp_path_factory):
-    from medattn_bench.runner import plan, run_suite
-    from medattn_bench.suite import load_suite
-
-    tmp = tmp_path_factory.mktemp("cost")
-    (tmp / "costtiny.yaml").write_text(COST_SUITE)
-    s = load_suite(tmp / "costtiny.yaml")
-    rec = tmp / "records" / "costtiny"
-    run_suite(s, str(tmp / "costtiny.yaml"), plan(s, records_dir=rec), records_dir=rec, log=lambda m: None)
-    return tmp
+def cost_records(checks_board):
+    """The shared checks board (conftest): its suite file ``tiny.yaml`` and its ``records`` root
+    side by side; its cost rows were measured after the runs (throughput: true)."""
+    return checks_board.suite_file.parent
 
 
 def _board(folder) -> str:
@@ -184,10 +168,10 @@ def test_board_shows_ratios_and_marks_a_contended_and_a_foreign_measurement(cost
     assert "1.00×" in rows["none"] and "×" in rows["se"] and "Measured on" not in board
     assert "interleaved with `none`" in board
     # the rows were measured after the runs, into suite.json, not into the records
-    assert all("throughput" not in json.loads(p.read_text())["cost"] for p in (recs / "costtiny").rglob("seed*.json"))
+    assert all("throughput" not in json.loads(p.read_text())["cost"] for p in (recs / "tiny").rglob("seed*.json"))
     # gc re-measured later on another machine while the cores were busy (a CPU name no machine has,
     # so that the row is foreign on every CPU kind this test runs on)
-    info_path = recs / "costtiny" / "suite.json"
+    info_path = recs / "tiny" / "suite.json"
     info = json.loads(info_path.read_text())
     info["costs"]["gc"]["throughput"].update(device_name="Elsewhere CPU 9000", isa="ATen AVX2, oneDNN avx2",
                                              load_avg=3.9, train_img_s=5.0, train_ratio=0.93, train_ratio_min=0.9,
@@ -207,14 +191,14 @@ def test_recost_remeasures_every_row_together(cost_records, tmp_path, capsys):
 
     recs = tmp_path / "records"
     shutil.copytree(cost_records / "records", recs)
-    code, out = run_main(capsys, "profile", "--recost", str(cost_records / "costtiny.yaml"), "--records",
-                         str(recs / "costtiny"), "--repeats", "3")
-    assert code == 0 and "wrote the cost rows of 3 variants" in out, out
+    code, out = run_main(capsys, "profile", "--recost", str(cost_records / "tiny.yaml"), "--records",
+                         str(recs / "tiny"), "--repeats", "3")
+    assert code == 0 and "wrote the cost rows of 4 variants" in out, out  # the A/A copy none_b too
     from medattn_bench.records import load_suite_infos
 
     infos, _ = load_suite_infos(recs)
-    costs = infos["costtiny"].costs
-    assert set(costs) == {"none", "se", "gc"} and costs["se"]["throughput"]["baseline"] == "none"
+    costs = infos["tiny"].costs
+    assert set(costs) == {"none", "se", "gc", "none_b"} and costs["se"]["throughput"]["baseline"] == "none"
     assert costs["none"]["throughput"]["train_ratio"] == 1.0
     rows = _cost_rows(_board(recs))
     assert f"{costs['se']['throughput']['train_ratio']:.2f}×" in rows["se"]
@@ -233,22 +217,22 @@ def test_recost_keeps_rows_it_did_not_remeasure_and_applies_the_runs_overrides(c
 
     recs = tmp_path / "records"
     shutil.copytree(cost_records / "records", recs)
-    code, out = run_main(capsys, "profile", "--recost", str(cost_records / "costtiny.yaml"), "--records",
-                         str(recs / "costtiny"), "--repeats", "3")
-    old_gc = load_suite_infos(recs)[0]["costtiny"].costs["gc"]
-    no_gc = tmp_path / "costtiny.yaml"
-    no_gc.write_text(COST_SUITE.replace(", {name: gc}]", "]"))
-    code, out = run_main(capsys, "profile", "--recost", str(no_gc), "--records", str(recs / "costtiny"), "--repeats", "3")
+    code, out = run_main(capsys, "profile", "--recost", str(cost_records / "tiny.yaml"), "--records",
+                         str(recs / "tiny"), "--repeats", "3")
+    old_gc = load_suite_infos(recs)[0]["tiny"].costs["gc"]
+    no_gc = tmp_path / "tiny.yaml"
+    no_gc.write_text((cost_records / "tiny.yaml").read_text().replace(", {name: gc}", ""))
+    code, out = run_main(capsys, "profile", "--recost", str(no_gc), "--records", str(recs / "tiny"), "--repeats", "3")
     assert code == 0 and "kept the earlier cost rows of gc" in out, out
-    costs = load_suite_infos(recs)[0]["costtiny"].costs
-    assert set(costs) == {"none", "se", "gc"} and costs["gc"] == old_gc
-    info_path = recs / "costtiny" / "suite.json"
+    costs = load_suite_infos(recs)[0]["tiny"].costs
+    assert set(costs) == {"none", "se", "gc", "none_b"} and costs["gc"] == old_gc
+    info_path = recs / "tiny" / "suite.json"
     info = json.loads(info_path.read_text())
     info["overrides"] = ["attention+=[{name: gc}]"]  # as if gc had been added on the command line
     info_path.write_text(json.dumps(info))
-    code, out = run_main(capsys, "profile", "--recost", str(no_gc), "--records", str(recs / "costtiny"), "--repeats", "3")
+    code, out = run_main(capsys, "profile", "--recost", str(no_gc), "--records", str(recs / "tiny"), "--repeats", "3")
     assert code == 0 and "with the overrides the suite was run with" in out and "kept" not in out, out
-    costs = load_suite_infos(recs)[0]["costtiny"].costs
+    costs = load_suite_infos(recs)[0]["tiny"].costs
     assert costs["gc"] != old_gc and costs["gc"]["throughput"]["baseline"] == "none"
 
 
