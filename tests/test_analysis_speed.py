@@ -101,17 +101,35 @@ def test_calibration_equals_the_per_bin_loop():
     assert calibration(y, p)["ece"] == pytest.approx(ece, abs=1e-12)
 
 
+def _demo_board(tmp_path: Path, where: str) -> tuple[str, list[str]]:
+    """The demo's board and its JSON Lines tables (every number, the case-only CIs included)."""
+    root = tmp_path / "records"
+    if not root.exists():
+        shutil.copytree(DEMO, root / "demo")
+    recs, _ = load_records(root)
+    infos, _ = load_suite_infos(root)
+    analyses = analyse(recs, infos)
+    return render_analyses(analyses), [p.read_text() for p in write_exports(analyses, "jsonl", tmp_path / where)]
+
+
 def test_bootstraps_in_worker_processes_give_the_same_board(tmp_path, monkeypatch):
     if not parallel.use_processes(10**6):
         pytest.skip("one core, no fork or other threads here: the boards are analysed in line only")
-    shutil.copytree(DEMO, tmp_path / "demo")
-    recs, _ = load_records(tmp_path)
-    infos, _ = load_suite_infos(tmp_path)
-    boards = []
-    for floor, where in ((10**9, "threads"), (0, "processes")):  # below MIN_RECORDS: threads
-        monkeypatch.setattr(parallel, "MIN_RECORDS", floor)
-        assert parallel.use_processes(len(recs)) == (where == "processes")
-        analyses = analyse(recs, infos)
-        paths = write_exports(analyses, "jsonl", tmp_path / where)  # every number, the case-only CIs included
-        boards.append((render_analyses(analyses), [p.read_text() for p in paths]))
-    assert boards[0] == boards[1]
+    monkeypatch.setattr(parallel, "MIN_RECORDS", 10**9)  # below it: threads
+    assert not parallel.use_processes(100)
+    in_threads = _demo_board(tmp_path, "threads")
+    monkeypatch.setattr(parallel, "MIN_RECORDS", 0)
+    assert parallel.use_processes(100)
+    assert _demo_board(tmp_path, "processes") == in_threads
+
+
+def test_a_dead_bootstrap_worker_leaves_its_jobs_to_the_parent(tmp_path, monkeypatch):
+    if not parallel.use_processes(10**6):
+        pytest.skip("one core, no fork or other threads here: the boards are analysed in line only")
+    import os
+
+    monkeypatch.setattr(parallel, "MIN_RECORDS", 10**9)
+    in_threads = _demo_board(tmp_path, "threads")
+    monkeypatch.setattr(parallel, "MIN_RECORDS", 0)
+    monkeypatch.setattr(parallel, "_one_blas_thread", lambda: os._exit(1))  # every worker dies at its start
+    assert _demo_board(tmp_path, "processes") == in_threads

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import BrokenExecutor, Executor, Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -33,13 +33,28 @@ def analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int],
     return analysis
 
 
-Pending = list[tuple[list[ComparisonRow], Future]]  # each data set's rows and their case-only bootstraps
+Pending = list[tuple[list[ComparisonRow], Future, tuple]]  # each data set's rows, their bootstraps, the job's arguments
 
 
 def _finish(pending: Pending) -> None:
-    for rows, job in pending:
-        for row, c in zip(rows, job.result()):
+    """Each row's case-only comparison from its job; a job whose worker died (killed, out of
+    memory) is computed here instead."""
+    for rows, job, args in pending:
+        try:
+            done = job.result()
+        except BrokenExecutor:
+            done = paired_comparisons(*args)
+        for row, c in zip(rows, done):
             row.case_only = c
+
+
+def _submit(background: Executor, args: tuple) -> Future:
+    try:
+        return background.submit(paired_comparisons, *args)
+    except BrokenExecutor:  # a worker died earlier: computed here
+        done: Future = Future()
+        done.set_result(paired_comparisons(*args))
+        return done
 
 
 def _analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int], RunRecord]]],
@@ -105,8 +120,8 @@ def _analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int]
                 split_var.append((float(np.var([split_delta(r)[0] for r in pr], ddof=1)), len(pr) - 1))
                 power_runs[ds_name].extend(pr)
         if bootstrapped:
-            pending.append(([row for row, _ in bootstrapped], background.submit(
-                paired_comparisons, [pr for _, pr in bootstrapped], st.n_resamples, st.ci_level, st.ci_method, st.seed)))
+            args = ([pr for _, pr in bootstrapped], st.n_resamples, st.ci_level, st.ci_method, st.seed)
+            pending.append(([row for row, _ in bootstrapped], _submit(background, args), args))
         if split_var:
             df = sum(d for _, d in split_var)
             spread[ds_name] = (float(np.sqrt(sum(v * d for v, d in split_var) / df)) if df else float("nan"),
