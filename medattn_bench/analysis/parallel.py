@@ -6,7 +6,7 @@ that the other cores can do meanwhile. Threads of one process overlap them poorl
 holds the GIL, and BLAS thread pools spin against each other), so on a machine with several cores
 forked worker processes with one BLAS thread each take them: each job's inputs (one data set's
 paired test scores) go to a worker pickled and its result comes back, the same numbers as computed
-in line (tests/test_analysis_cache.py). Small boards, platforms without ``fork`` and processes that
+in line (tests/test_analysis_speed.py). Small boards, platforms without ``fork`` and processes that
 already run other threads keep threads."""
 
 from __future__ import annotations
