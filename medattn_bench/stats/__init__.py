@@ -20,7 +20,8 @@ One file per job: :mod:`.auc`, :mod:`.paired`, :mod:`.decisive`, :mod:`.power`, 
 """
 
 from .auc import AucCI, bootstrap_ci, delong_ci, _auc_from_samples, _midrank_placements, _placements_sorted  # noqa: F401
-from .paired import (case_bootstrap_p, case_bootstrap_var, Comparison, paired_comparison, paired_comparisons, paired_delong,  # noqa: F401
+from .paired import (case_bootstrap_p, case_bootstrap_var, Comparison, contrast_delta,  # noqa: F401
+                     paired_comparison, paired_comparisons, paired_delong,  # noqa: F401
                      PairedRun, split_delta, _case_counts, _case_replicates, _interval, _kernel)
 from .decisive import (adjust_pvalues, random_effects, split_bootstrap, split_bootstrap_deltas, split_t,  # noqa: F401
                        tost_p, Verdict, verdict)

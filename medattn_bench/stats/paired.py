@@ -202,11 +202,34 @@ def split_delta(run: PairedRun) -> tuple[float, float]:
 def _delta_and_variance(comps: list[tuple[np.ndarray, np.ndarray]], ka: int) -> tuple[float, float]:
     """:func:`split_delta` from each model's DeLong placements (V10, V01), the variant's ``ka``
     initialisations first, then the baseline's."""
+    contrast = np.concatenate([np.full(ka, 1 / ka), np.full(len(comps) - ka, -1 / (len(comps) - ka))])
+    return _contrast_and_variance(comps, contrast)
+
+
+def _contrast_and_variance(comps: list[tuple[np.ndarray, np.ndarray]], contrast: np.ndarray) -> tuple[float, float]:
+    """``contrast`` @ the models' AUCs and its DeLong variance, from each model's placements."""
     v10 = np.stack([c[0] for c in comps])
     v01 = np.stack([c[1] for c in comps])
-    contrast = np.concatenate([np.full(ka, 1 / ka), np.full(len(comps) - ka, -1 / (len(comps) - ka))])
     var = contrast @ np.atleast_2d(np.cov(v10)) @ contrast / v10.shape[1] + contrast @ np.atleast_2d(np.cov(v01)) @ contrast / v01.shape[1]
     return float(contrast @ v10.mean(1)), float(max(var, 0.0))
+
+
+def contrast_delta(labels: object, groups: list[object], signs: list[float]) -> tuple[float, float]:
+    """sum_g sign_g x (mean AUC of group g's models) on one test set, and its DeLong variance. Each
+    group holds one row of scores per initialisation; every model enters one DeLong covariance
+    matrix, so the correlation of models scored on the same cases is accounted for. Groups (a, b)
+    with signs (+1, -1) give :func:`split_delta`; (a, b under one protocol, a, b under another)
+    with (+1, -1, -1, +1) the difference of the two protocols' ΔAUC on the same test images."""
+    if len(groups) != len(signs) or not groups:
+        raise StatsError(f"a contrast needs one sign per group of models, got {len(groups)} groups, {len(signs)} signs")
+    rows = [np.atleast_2d(np.asarray(g, dtype=float)) for g in groups]
+    y = None
+    for g in rows:
+        for r in g:
+            y, _ = check_binary(labels if y is None else y, r, "scores")
+    comps = [_midrank_placements(r[y == 1], r[y == 0]) for g in rows for r in g]
+    contrast = np.concatenate([np.full(len(g), s / len(g)) for g, s in zip(rows, signs)])
+    return _contrast_and_variance(comps, contrast)
 
 
 def paired_delong(runs: list[PairedRun]) -> tuple[float, float, float]:
