@@ -176,6 +176,26 @@ class SuiteCheck:
 
 
 @dataclass
+class EffectCheck:
+    """A variant's ΔAUC over the baseline under this suite's protocol and under the protocol of the
+    suite it checks against (``check_against``), on the splits where all four runs exist (same test
+    images), and the difference of the two: does the attention effect depend on the protocol?"""
+
+    other: str
+    dataset: str
+    variant: str
+    seeds: list[int]
+    here: Verdict  # variant minus baseline under this suite's protocol
+    there: Verdict  # the same under the other suite's, on the same splits
+    diff: Verdict  # here minus there, per split (one DeLong contrast of the four models)
+    p_adj: float = float("nan")  # two-sided, adjusted across this suite's effect checks
+    p_equiv_adj: float = float("nan")  # |difference| < margin (two one-sided tests), adjusted likewise
+    margin: float = float("nan")  # AUC points
+    # differs (adjusted p < α), same (adjusted TOST p < α: within ± margin) or inconclusive
+    outcome: str = "inconclusive"
+
+
+@dataclass
 class SuiteAnalysis:
     name: str
     info: SuiteInfo
@@ -191,3 +211,4 @@ class SuiteAnalysis:
     aa: list[AAResult] = field(default_factory=list)
     claims: list[PaperClaim] = field(default_factory=list)
     checks: list[SuiteCheck] = field(default_factory=list)
+    effects: list[EffectCheck] = field(default_factory=list)

@@ -19,6 +19,7 @@ from .costs import _cost_of, _provenance
 from .localisation import _loc_verdict, _localisation
 from .model import AAResult, ComparisonRow, DatasetAnalysis, Localisation, SuiteAnalysis, group
 from .pairing import _is_aa, _tests, paired_runs, summarize
+from .protocol_check import effect_checks
 from .parallel import bootstrap_pool, cores
 from .sequential import _sequential_verdicts, _sequential_window, families_of
 from .story import _story
@@ -231,5 +232,6 @@ def analyse(records: list[RunRecord], infos: dict[str, SuiteInfo], allow_mixed: 
         _mark_submissions(a, marks or {})
         if a.info.check_against:
             a.checks = _checks(a, by_name.get(a.info.check_against), a.settings)
+            a.effects = effect_checks(a, by_name.get(a.info.check_against), a.settings)
     # what every renderer prints must not depend on the last bits of a float (see stable.py)
     return [stabilise(a) for a in out]
