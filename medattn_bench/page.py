@@ -78,10 +78,11 @@ def _table(headers: list[str], rows: list[list[Any]], attrs: dict[str, str] | No
 
 
 def _inline(text: str) -> str:
-    """Escaped text with the board's inline markdown: `code`, **bold**, *italic*."""
+    """Escaped text with the board's inline markdown: `code`, **bold**, *italic*, and links to a
+    section of the same page, [text](#id)."""
     import re
 
-    out = escape(text)
+    out = re.sub(r"\[([^\]]+)\]\(#([\w.-]+)\)", r'<a href="#\2">\1</a>', escape(text))
     out = re.sub(r"`([^`]+)`", r"<code>\1</code>", out)
     out = re.sub(r"\*\*([^*]+)\*\*", r"<strong>\1</strong>", out)
     return re.sub(r"(?<![\w*])\*([^*\s][^*]*)\*(?![\w*])", r"<em>\1</em>", out)
@@ -89,7 +90,7 @@ def _inline(text: str) -> str:
 
 def _markdown(lines: list[str]) -> str:
     """The markdown renderer's lines for a part of the board (paragraphs, bullet lists, GitHub
-    tables, ### headings) as HTML, so the page shows every section the markdown does from the same
+    tables, ### and #### headings) as HTML, so the page shows every section the markdown does from the same
     formatting of the same analysis objects."""
     html, para, items, table = [], [], [], []
 
@@ -115,9 +116,10 @@ def _markdown(lines: list[str]) -> str:
             if para or items:
                 flush()
             table.append(line)
-        elif line.startswith("### "):
+        elif line.startswith(("### ", "#### ")):
             flush()
-            html.append(f"<h4>{_inline(line[4:])}</h4>")
+            level = line.index(" ") + 1  # ### -> h4: the page's h2 and h3 are the suite's and the data set's
+            html.append(f"<h{level}>{_inline(line[level:])}</h{level}>")
         elif line.startswith("- "):
             if para or table:
                 flush()
@@ -181,7 +183,7 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
         body += [f'<section data-suite="{escape(a.name)}"><h2 id="findings-{escape(a.name)}">What the study claimed, '
                  f"what this benchmark finds (suite {escape(a.name)})</h2>",
                  f"<p>{_inline(' '.join(findings_sentences(a)))}</p>",
-                 f'<p class="note">{escape(protocol_line(a, analyses, plain=True))}</p>' if protocol_line(a, analyses) else "",
+                 f'<p class="note">{_inline(protocol_line(a, analyses))}</p>' if protocol_line(a, analyses) else "",
                  _table(findings_headers(a), rows, {"class": "findings"})]
         if figures.get(f"{a.name}/findings"):
             body.append(f'<p><img src="{escape(figures[a.name + "/findings"])}" alt="forest plot of {escape(a.name)}, '

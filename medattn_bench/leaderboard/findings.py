@@ -70,21 +70,27 @@ def findings_sentences(a: SuiteAnalysis) -> list[str]:
     return out
 
 
-def protocol_line(a: SuiteAnalysis, analyses: list[SuiteAnalysis], plain: bool = False) -> str:
+def protocol_line(a: SuiteAnalysis, analyses: list[SuiteAnalysis]) -> str:
     """The protocol the findings speak of (the suite's own line), and what the suites that check
-    this one against another protocol found (``check_against``), beside the findings; markdown, or
-    ``plain`` text for the page."""
-    b, q = ("", "") if plain else ("**", "`")
-    parts = [f"{b}Protocol:{b} {a.info.protocol}"] if a.info.protocol else []
+    this one against another protocol found (``check_against``), beside the findings, each linked
+    to its section: the rows moved between the protocols, and where a check holds variants, the
+    attention effect under its protocol minus under this one (analysis/protocol_check.py)."""
+    parts = [f"**Protocol:** {a.info.protocol}"] if a.info.protocol else []
     for other in analyses:
         if other.info.check_against != a.name:
             continue
-        for c in other.checks:
-            if c.verdict is not None:
-                v = c.verdict
-                parts.append(f"{b}Check{b} (suite {q}{other.name}{q}, same splits): {c.variant} on {c.dataset} "
-                             f"{_pts(v.delta)} [{_pts(v.ci_lo)}, {_pts(v.ci_hi)}] AUC points against this suite's "
-                             f"over {v.n_splits} splits.")
+        tested = [c for c in other.checks if c.verdict is not None]
+        splits = {c.verdict.n_splits for c in tested}
+        moved = [f"{c.variant} on {c.dataset} {_pts(c.verdict.delta)} [{_pts(c.verdict.ci_lo)}, {_pts(c.verdict.ci_hi)}]"
+                 + ("" if len(splits) == 1 else f" ({c.verdict.n_splits} splits)") for c in tested]
+        if moved:
+            over = f" over {splits.pop()} splits" if len(splits) == 1 else ""
+            parts.append(f"**Check** ([suite `{other.name}`](#suite-{other.name}), same splits): "
+                         f"{'; '.join(moved)} AUC points against this suite's{over}.")
+        if other.effects:
+            parts.append(f"Attention effect (ΔAUC over {a.baseline}) in `{other.name}` minus here: " + "; ".join(
+                f"{e.variant} on {e.dataset} {_pts(e.diff.delta)} [{_pts(e.diff.ci_lo)}, {_pts(e.diff.ci_hi)}] "
+                f"({e.outcome})" for e in other.effects) + ".")
     return " ".join(parts)
 
 

@@ -106,4 +106,30 @@ def _checks_section(a: SuiteAnalysis) -> list[str]:
             tabulate(rows, ["Data set", "Variant", "AUC % here, per split seed", "Here mean ± sd",
                             f"AUC % in {other}, per split seed", f"{other} mean ± sd",
                             f"{other}'s mean within the range here", f"Mean here within {other}'s range",
-                            f"ΔAUC points [{level}% CI], p"], tablefmt="github", disable_numparse=True), ""]
+                            f"ΔAUC points [{level}% CI], p"], tablefmt="github", disable_numparse=True), ""
+            ] + _effects_table(a)
+
+
+def _effects_table(a: SuiteAnalysis) -> list[str]:
+    """Each variant's attention effect under this suite's protocol beside the other suite's, and
+    the difference of the two (analysis/protocol_check.py)."""
+    if not a.effects:
+        return []
+    level = int(round(100 * a.settings.ci_level))
+    other = a.effects[0].other
+
+    def ci(v) -> str:
+        return f"{_pts(v.delta)} [{_pts(v.ci_lo)}, {_pts(v.ci_hi)}]"
+
+    rows = [[e.dataset, e.variant, len(e.seeds), ci(e.here), ci(e.there), ci(e.diff),
+             _fmt_p(e.p_adj), _fmt_p(e.p_equiv_adj), e.outcome] for e in a.effects]
+    return [f"#### The attention effect here and in `{other}`", "",
+            f"Each variant's ΔAUC over `{a.baseline}` under this suite's protocol and under `{other}`'s, on the "
+            f"splits where all four runs exist (same test images), and the difference of the two: split by split, one "
+            f"DeLong contrast of the four models; across splits, the decisive test ({TESTS[a.settings.test]}, "
+            f"{level} % CI). The difference is tested against 0 and for equivalence within ±{a.settings.margin:g} "
+            f"point(s), each p adjusted ({a.settings.correction}) across the rows below; \"differs\" and \"same\" need "
+            f"the adjusted p below α = {a.settings.alpha:g}.", "",
+            tabulate(rows, ["Data set", "Variant", "Splits", f"ΔAUC here [{level}% CI]", f"ΔAUC in {other} [{level}% CI]",
+                            f"Difference here − {other}", "p (differs), adj.", "p (same), adj.", "Verdict"],
+                     tablefmt="github", disable_numparse=True), ""]
