@@ -1,4 +1,5 @@
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,10 +89,27 @@ def _trained(tmp_path_factory, text: str) -> TinyBoard:
 
 
 @pytest.fixture(scope="session")
-def tiny_board(tmp_path_factory) -> TinyBoard:
-    return _trained(tmp_path_factory, TINY_BOARD)
+def boards(tmp_path_factory) -> Callable[[str], TinyBoard]:
+    """Trained boards by suite text: each text is trained once per session (per xdist worker), in
+    the first test that asks for it, and shared by every test that asks again. The two below serve
+    most tests; a test file whose subject needs other settings (tests/test_trust.py: precision and
+    memory format left to ``auto``, which ``verify`` must resolve from the record) asks for its own
+    text here, and any other test may then use that board too."""
+    made: dict[str, TinyBoard] = {}
+
+    def get(text: str) -> TinyBoard:
+        if text not in made:
+            made[text] = _trained(tmp_path_factory, text)
+        return made[text]
+
+    return get
 
 
 @pytest.fixture(scope="session")
-def checks_board(tmp_path_factory) -> TinyBoard:
-    return _trained(tmp_path_factory, CHECKS_BOARD)
+def tiny_board(boards) -> TinyBoard:
+    return boards(TINY_BOARD)
+
+
+@pytest.fixture(scope="session")
+def checks_board(boards) -> TinyBoard:
+    return boards(CHECKS_BOARD)

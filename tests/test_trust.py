@@ -31,16 +31,10 @@ eval: {stats: {n_resamples: 200}, cost: {throughput: false}, cam: {localisation:
 """
 
 
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory) -> Path:
-    """A records root holding one intact suite folder, trained once for the module."""
-    tmp = tmp_path_factory.mktemp("trust")
-    path = tmp / "trust.yaml"
-    path.write_text(SUITE)
-    s = load_suite(path)
-    rec = tmp / "records" / "trust"
-    run_suite(s, str(path), plan(s, records_dir=rec), records_dir=rec, log=lambda m: None)
-    return tmp / "records"
+@pytest.fixture
+def clean(boards) -> Path:
+    """A records root holding one intact suite folder (conftest's ``boards``: trained once)."""
+    return boards(SUITE).records
 
 
 @pytest.fixture
