@@ -16,6 +16,7 @@ from medattn_bench.records import load_records, load_suite_infos
 from medattn_bench.runner import plan, run_suite
 from medattn_bench.records.submission import marks
 from medattn_bench.suite import load_suite
+from tests.test_cli import run_main
 
 runner = CliRunner()
 pytestmark = pytest.mark.slow  # the shared trained board, a block trained and re-trained: make test-slow, run by CI
@@ -88,33 +89,18 @@ def test_an_added_row_without_a_submission_is_marked_unverified(trained):
     assert "se: unverified" not in text  # the suite's own rows are the board's, not submissions
 
 
-def _main(capsys, *args: str) -> tuple[int, str]:
-    """The installed entry point (one line and exit 2 for a user error), as a user runs it."""
-    import sys
-
-    old = sys.argv
-    sys.argv = ["medattn-bench", *args]
-    try:
-        with pytest.raises(SystemExit) as exc:
-            cli.main()
-    finally:
-        sys.argv = old
-    out = capsys.readouterr()
-    return exc.value.code, out.out + out.err
-
-
 def test_a_bundle_edited_after_submit_is_refused_in_one_line(trained, tmp_path, capsys):
     _, _, author = trained
     bundle = tmp_path / "bundle"
-    assert _main(capsys, "submit", str(author), "--attention", "eca", "--out", str(bundle))[0] in (0, None)
+    assert run_main(capsys, "submit", str(author), "--attention", "eca", "--out", str(bundle))[0] in (0, None)
     rec = bundle / "tinyboard" / "phantom_ct" / "eca" / "seed0.json"
     rec.write_text(rec.read_text() + " ")
-    code, out = _main(capsys, "review", str(bundle), "--sample", "1")
+    code, out = run_main(capsys, "review", str(bundle), "--sample", "1")
     assert code == 2 and "changed after it was bundled" in out and "Traceback" not in out and len(out.splitlines()) == 1
     assert not (bundle / "check.json").exists()
-    code, out = _main(capsys, "submit", str(author), "--attention", "eca", "--out", str(bundle))
+    code, out = run_main(capsys, "submit", str(author), "--attention", "eca", "--out", str(bundle))
     assert code == 2 and "not an empty folder" in out  # never written over
-    code, out = _main(capsys, "submit", str(author), "--attention", "nope", "--out", str(tmp_path / "b2"))
+    code, out = run_main(capsys, "submit", str(author), "--attention", "nope", "--out", str(tmp_path / "b2"))
     assert code == 2 and "blocks there: eca, gc, none, se" in out and not (tmp_path / "b2").exists()
 
 
@@ -138,7 +124,7 @@ def test_a_check_of_another_submission_does_not_verify(trained, tmp_path):
 def test_names_in_a_submission_never_leave_its_folder(trained, tmp_path, capsys, field, value):
     _, _, author = trained
     bundle = tmp_path / "bundle"
-    assert _main(capsys, "submit", str(author), "--attention", "eca", "--out", str(bundle))[0] in (0, None)
+    assert run_main(capsys, "submit", str(author), "--attention", "eca", "--out", str(bundle))[0] in (0, None)
     sub = json.loads((bundle / "submission.json").read_text())
     *head, last = field.split(".")
     target = sub
@@ -146,7 +132,7 @@ def test_names_in_a_submission_never_leave_its_folder(trained, tmp_path, capsys,
         target = target[int(k)] if k.isdigit() else target[k]
     target[last] = value
     (bundle / "submission.json").write_text(json.dumps(sub))
-    code, out = _main(capsys, "review", str(bundle), "--sample", "1", "--accept", str(tmp_path / "board"))
+    code, out = run_main(capsys, "review", str(bundle), "--sample", "1", "--accept", str(tmp_path / "board"))
     assert code == 2 and "submission.json" in out and "String should match pattern" in out
     assert not (tmp_path / "board").exists() and not (bundle / "check.json").exists()
 
