@@ -109,10 +109,11 @@ def test_effect_check_sets_each_variants_effect_beside_the_other_protocols(two_p
     text = render_analyses(analyses, problems)
     section = text.split("#### The attention effect here and in `tiny_long`")[1].split("\n#")[0]
     rows = [line for line in section.splitlines() if line.startswith("| phantom")]
-    assert len(rows) == 4 and all(re.search(r"\| (differs|same within ±1|inconclusive) +\|$", r) for r in rows)
+    assert len(rows) == 4 and all(re.search(r"\| (differs|same within ±1|inconclusive) +\| – +\|$", r) for r in rows)
     assert "#### The attention effect" not in text.split("## Suite `tiny_long`")[1].split("\n## Suite")[0]
     line = protocol_line(next(a for a in analyses if a.name == "tiny_long"), analyses)
-    assert line.startswith("**Protocol:** the long protocol **Check** ([suite `tiny`](#suite-tiny), same splits):")
+    assert line.startswith("**Protocol:** the long protocol **Check** ([suite `tiny`](#suite-tiny), same splits, against "
+                           "this suite's over 3 splits): ")
     effect = line.split("Attention effect (ΔAUC over none) in `tiny` minus here: ")[1]
     assert "se on phantom_ct +0.0 [+0.0, +0.0] (same within ±1)" in effect and effect.count(" on phantom_") == 4
 
@@ -149,3 +150,28 @@ def test_the_rules_error_rates_in_the_skin_regime_are_the_committed_simulation()
     # five splits cannot tell the effect's disappearance apart reliably: the power the docs quote
     gone = [c["each_differs"] for c in cells if c["what"] == "effect gone at 128 px"]
     assert max(gone) < 0.8
+
+
+def test_splits_whose_protocols_ran_on_other_machines_are_named(two_protocols):
+    """A split seed whose runs under the two protocols come from different machines is named in both
+    tables, in one sentence with the two machines, and beside the check in the protocol line."""
+    for p in (two_protocols / "tiny_long").rglob("seed2.json"):
+        rec = json.loads(p.read_text())
+        rec["env"]["device"]["name"] = "Other CPU"
+        p.write_text(json.dumps(rec))
+    recs, problems = load_records(two_protocols)
+    infos, _ = load_suite_infos(two_protocols)
+    analyses = analyse(recs, infos)
+    tiny = next(a for a in analyses if a.name == "tiny")
+    assert {tuple(c.other_machine) for c in tiny.checks} == {(2,)}
+    assert all(list(e.other_machine) == [2] and e.other_machine[2][1].startswith("Other CPU (") for e in tiny.effects)
+    text = render_analyses(analyses, problems)
+    section = text.split("### Against suite `tiny_long` on the same splits")[1].split("\n### ")[0]
+    bad = [line for line in section.splitlines() if line.startswith("| phantom") and not line.rstrip("| ").endswith("| 2")]
+    assert not bad, bad
+    assert re.search(r"Split seeds 2: trained here on \S.* and in `tiny_long` on Other CPU \(.*mixes the protocol "
+                     r"with the machine", section)
+    assert "two within-machine effects" in section
+    line = protocol_line(next(a for a in analyses if a.name == "tiny_long"), analyses)
+    assert line.count("(split seed 2 on other machines)") == len(tiny.checks)
+    assert line.count(", split seed 2 on other machines)") == len(tiny.effects)

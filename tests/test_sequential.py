@@ -126,7 +126,7 @@ def test_a_check_against_a_sequential_suite_waits_for_its_look():
 
     def rec(seed):
         scores = np.clip(rng.normal(np.array(labels) * 0.6 + 0.2, 0.2), 0, 1).tolist()
-        return NS(ok=True, path=f"seed{seed}.json", metrics=NS(auc=delong_ci(labels, scores).auc),
+        return NS(ok=True, path=f"seed{seed}.json", metrics=NS(auc=delong_ci(labels, scores).auc), env={},
                   test=NS(ids=[f"c{i}" for i in range(40)], labels=labels, scores=scores))
 
     def analysis(name, seeds):

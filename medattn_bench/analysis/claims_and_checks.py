@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..claims import claim_label, label_interval, label_level, sequential_label_level
-from ..records import SuiteInfo
+from ..records import SuiteInfo, machine_label
 from ..settings import SplitsSpec, StatsSpec
 from .model import ComparisonRow, DatasetAnalysis, PaperClaim, SuiteAnalysis, SuiteCheck
 from .pairing import _tests, paired_runs
@@ -72,5 +72,15 @@ def _checks(a: SuiteAnalysis, other: SuiteAnalysis | None, st: StatsSpec) -> lis
             tlo, thi = min(there_auc.values()), max(there_auc.values())
             out.append(SuiteCheck(other.name, ds_name, v, here_auc, there_auc, _tests(pr, st)[0] if pr else None,
                                   lo <= float(np.mean(list(there_auc.values()))) <= hi,
-                                  tlo <= float(np.mean(list(here_auc.values()))) <= thi))
+                                  tlo <= float(np.mean(list(here_auc.values()))) <= thi,
+                                  other_machines([runs], [there], sorted(set(here_auc) & set(there_auc)))))
     return out
+
+
+def other_machines(here: list[dict], there: list[dict], seeds: list[int]) -> dict[int, tuple[str, str]]:
+    """Split seed -> (machines of this suite's runs, of the other's) where they differ; each side is
+    a list of rows' runs ({(split seed, init): record})."""
+    def label(rows: list[dict], seed: int) -> str:
+        return " + ".join(sorted({machine_label(r) for runs in rows for k, r in runs.items() if k[0] == seed and r.ok}))
+
+    return {s: (label(here, s), label(there, s)) for s in seeds if label(here, s) != label(there, s)}

@@ -173,6 +173,9 @@ class SuiteCheck:
     verdict: Verdict | None  # here minus there, the decisive test over the shared splits
     there_mean_in_range: bool  # the other suite's mean lies within this suite's seed range
     here_mean_in_range: bool
+    # split seed -> (machine here, machine there) where the two differ: such a split's difference
+    # mixes the protocol with the machine (fp32 on other instruction sets trains other models)
+    other_machine: dict[int, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -191,6 +194,9 @@ class EffectCheck:
     p_adj: float = float("nan")  # two-sided, adjusted across this suite's effect checks
     p_equiv_adj: float = float("nan")  # |difference| < margin (two one-sided tests), adjusted likewise
     margin: float = float("nan")  # AUC points
+    # split seed -> (machine here, machine there) where the protocols' runs come from different
+    # machines (each ΔAUC is still within one protocol's runs of the split)
+    other_machine: dict[int, tuple[str, str]] = field(default_factory=dict)
     # differs (adjusted p < α), same (adjusted TOST p < α: within ± margin) or inconclusive
     outcome: str = "inconclusive"
 

@@ -13,6 +13,7 @@ from ..errors import RecordError
 from ..records import RunRecord
 from ..settings import StatsSpec
 from ..stats import Verdict, adjust_pvalues, contrast_delta, tost_p
+from .claims_and_checks import other_machines
 from .model import EffectCheck, SuiteAnalysis
 from .pairing import _decisive_from_parts
 
@@ -71,7 +72,8 @@ def effect_checks(a: SuiteAnalysis, other: SuiteAnalysis | None, st: StatsSpec) 
             if len(seeds) < 2:
                 continue
             here, there, diff = (_decisive_from_parts(parts[:, i, 0], parts[:, i, 1], st) for i in range(3))
-            out.append(EffectCheck(other.name, ds, v, seeds, here, there, diff, margin=st.margin))
+            mixed = other_machines(four[:2], four[2:], seeds)
+            out.append(EffectCheck(other.name, ds, v, seeds, here, there, diff, margin=st.margin, other_machine=mixed))
     for c, (p_adj, q_adj, outcome) in zip(out, judge([c.diff for c in out], st)):
         c.p_adj, c.p_equiv_adj, c.outcome = p_adj, q_adj, outcome
     return out

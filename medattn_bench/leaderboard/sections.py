@@ -99,15 +99,33 @@ def _checks_section(a: SuiteAnalysis) -> list[str]:
         v = c.verdict
         rows.append([c.dataset, c.variant, per_seed(c.here), mean_sd(c.here), per_seed(c.there), mean_sd(c.there),
                      "yes" if c.there_mean_in_range else "no", "yes" if c.here_mean_in_range else "no",
-                     f"{_pts(v.delta)} [{_pts(v.ci_lo)}, {_pts(v.ci_hi)}], p {_fmt_p(v.p)}" if v else "–"])
+                     f"{_pts(v.delta)} [{_pts(v.ci_lo)}, {_pts(v.ci_hi)}], p {_fmt_p(v.p)}" if v else "–",
+                     _seeds(c.other_machine)])
     return [f"### Against suite `{other}` on the same splits", "",
             f"This suite's rows beside `{other}`'s same rows; split seeds give identical test sets (checked case by "
             f"case). ΔAUC is this suite minus `{other}`, by the decisive test over the shared splits ({level} % CI).", "",
             tabulate(rows, ["Data set", "Variant", "AUC % here, per split seed", "Here mean ± sd",
                             f"AUC % in {other}, per split seed", f"{other} mean ± sd",
                             f"{other}'s mean within the range here", f"Mean here within {other}'s range",
-                            f"ΔAUC points [{level}% CI], p"], tablefmt="github", disable_numparse=True), ""
-            ] + _effects_table(a)
+                            f"ΔAUC points [{level}% CI], p", "Split seeds on other machines"],
+                     tablefmt="github", disable_numparse=True), ""
+            ] + _machines_note([c.other_machine for c in a.checks], other,
+                               "on those splits a row's difference mixes the protocol with the machine (fp32 on "
+                               "other instruction sets trains other models)") + _effects_table(a)
+
+
+def _seeds(other_machine: dict[int, tuple[str, str]]) -> str:
+    return ", ".join(str(s) for s in sorted(other_machine)) or "–"
+
+
+def _machines_note(per_row: list[dict[int, tuple[str, str]]], other: str, consequence: str) -> list[str]:
+    """One sentence per pair of machines that a check's split seeds were trained on, here and there."""
+    pairs: dict[tuple[str, str], set[int]] = {}
+    for m in per_row:
+        for seed, pair in m.items():
+            pairs.setdefault(pair, set()).add(seed)
+    return [" ".join(f"Split seeds {', '.join(map(str, sorted(seeds)))}: trained here on {here} and in `{other}` on "
+                     f"{there}; {consequence}." for (here, there), seeds in sorted(pairs.items())), ""] if pairs else []
 
 
 def _effects_table(a: SuiteAnalysis) -> list[str]:
@@ -122,7 +140,7 @@ def _effects_table(a: SuiteAnalysis) -> list[str]:
         return f"{_pts(v.delta)} [{_pts(v.ci_lo)}, {_pts(v.ci_hi)}]"
 
     rows = [[e.dataset, e.variant, len(e.seeds), ci(e.here), ci(e.there), ci(e.diff),
-             _fmt_p(e.p_adj), _fmt_p(e.p_equiv_adj), e.outcome] for e in a.effects]
+             _fmt_p(e.p_adj), _fmt_p(e.p_equiv_adj), e.outcome, _seeds(e.other_machine)] for e in a.effects]
     return [f"#### The attention effect here and in `{other}`", "",
             f"Each variant's ΔAUC over `{a.baseline}` under this suite's protocol and under `{other}`'s, on the "
             f"splits where all four runs exist (same test images), and the difference of the two: split by split, one "
@@ -131,5 +149,9 @@ def _effects_table(a: SuiteAnalysis) -> list[str]:
             f"point(s), each p adjusted ({a.settings.correction}) across the rows below; \"differs\" and \"same\" need "
             f"the adjusted p below α = {a.settings.alpha:g}.", "",
             tabulate(rows, ["Data set", "Variant", "Splits", f"ΔAUC here [{level}% CI]", f"ΔAUC in {other} [{level}% CI]",
-                            f"Difference here − {other}", "p (differs), adj.", "p (same), adj.", "Verdict"],
-                     tablefmt="github", disable_numparse=True), ""]
+                            f"Difference here − {other}", "p (differs), adj.", "p (same), adj.", "Verdict",
+                            "Split seeds on other machines"],
+                     tablefmt="github", disable_numparse=True), ""
+            ] + _machines_note([e.other_machine for e in a.effects], other,
+                               "on those splits each ΔAUC is still within one protocol's runs, which share a machine, "
+                               "so the difference sets two within-machine effects side by side")
