@@ -27,10 +27,10 @@ def _short(name: str, width: int = 22) -> str:
 
 
 def cam_figure_for(runs: list[RunSpec], data_root: str | None, n: int, method: str, out: Path,
-                   suite_name: str, layer: str = "layer4", note: str = "") -> tuple[list[Path], float]:
-    """Grad-CAM figure of ``runs`` (one per variant, same data set and split); returns the files
-    and the largest difference between a reloaded model's score and its record's (a check that
-    the figure shows the model the record scores)."""
+                   suite_name: str, layer: str = "layer4", note: str = "") -> tuple[list[Path], float, str]:
+    """Grad-CAM figure of ``runs`` (one per variant, same data set and split); returns the files,
+    the largest difference between a reloaded model's score and its record's (a check that the
+    figure shows the model the record scores) and the map's size at ``layer`` (e.g. "4x4")."""
     import torch
 
     from .cam import cam_maps
@@ -85,7 +85,7 @@ def cam_figure_for(runs: list[RunSpec], data_root: str | None, n: int, method: s
     title = (f"{suite_name}, {first.dataset.name}, split seed {first.seed}: {method} on {layer}{grid}; "
              "number = P(true class) from the run record" + (f"\n{note}" if note else ""))
     files = cam_figure(rows, titles, out / f"{suite_name}-{first.dataset.name}-cam", title, masks)
-    return files, worst
+    return files, worst, f"{map_size[0]}x{map_size[1]}" if map_size else "?"
 
 
 def select_runs(runs: list[RunSpec], dataset: str, seed: int) -> list[RunSpec]:

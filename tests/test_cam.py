@@ -133,9 +133,17 @@ def test_cam_command_writes_the_study_grid(kept, tmp_path):
     assert png.is_file() and (tmp_path / "camtiny-phantom_ct-cam.pdf").is_file()
     # figsize (1.6 * columns + 0.8, 1.6 * rows + 0.6) inches at 130 dpi: 4 images, 2 variants
     assert Image.open(png).size == (round((1.6 * 4 + 0.8) * 130), round((1.6 * 2 + 0.6) * 130))
+    assert "(1x1 maps on layer4)" in result.output  # 16 px: layer4's stride is 32
+    # a layer that gives a map with something to show: layer2 is 2x2 at 16 px
+    other = CliRunner().invoke(cli.app, ["cam", str(kept / "camtiny.yaml"), "--dataset", "phantom_ct", "--seed", "1",
+                                         "--n", "4", "--records", str(kept / "rec"), "--out", str(tmp_path), "--layer", "layer2"])
+    assert other.exit_code == 0 and "(2x2 maps on layer2)" in other.output, other.output
     bad = CliRunner().invoke(cli.app, ["cam", str(kept / "camtiny.yaml"), "--dataset", "phantom_mri",
                                        "--records", str(kept / "rec"), "--out", str(tmp_path)])
     assert bad.exit_code != 0
+    wrong = CliRunner().invoke(cli.app, ["cam", str(kept / "camtiny.yaml"), "--dataset", "phantom_ct", "--seed", "1",
+                                         "--records", str(kept / "rec"), "--out", str(tmp_path), "--layer", "fc"])
+    assert wrong.exit_code == 2 and "--layer 'fc': expected layer1" in wrong.output and "Traceback" not in wrong.output
 
 
 @pytest.mark.slow

@@ -194,6 +194,9 @@ def cam(
     data_root: DataRootOpt = None,
     plugin: PluginOpt = None,
     note: Annotated[str, typer.Option("--note", help="A line added under the figure's title (e.g. where its weights came from).")] = "",
+    layer: Annotated[Optional[str], typer.Option("--layer", help="ResNet stage the maps are taken on: layer1-layer4 "
+                                                 "(default: the suite's eval.cam.layer, layer4 as in the study; at 64 px "
+                                                 "layer4 is a 2x2 map, layer3 4x4).")] = None,
 ) -> None:
     """The study's Grad-CAM figure: rows are variants, columns test images, P(true class) printed."""
     from ..camfig import cam_figure_for, select_runs
@@ -202,13 +205,16 @@ def cam(
 
     if method not in ("gradcam", "gradcam++"):
         fail(f"--method {method!r}: expected gradcam or gradcam++")
+    if layer is not None and layer not in ("layer1", "layer2", "layer3", "layer4"):
+        fail(f"--layer {layer!r}: expected layer1, layer2, layer3 or layer4")
     load_plugins(plugin)
     s = load_suite(suite, set_ or [])
     runs = select_runs(plan(s, records_dir=records), dataset, seed)
     from ..errors import RecordError
 
     try:
-        files, worst = cam_figure_for(runs, data_root or s.data_root, n, method, out, s.name, s.eval.cam.layer, note)
+        files, worst, grid = cam_figure_for(runs, data_root or s.data_root, n, method, out, s.name,
+                                            layer or s.eval.cam.layer, note)
     except RecordError as exc:
         if "weights" not in str(exc) or "sha256" in str(exc):
             raise
@@ -217,5 +223,5 @@ def cam(
               f"into a folder of your own, then draw from there: medattn-bench run {suite} --only "
               f"dataset={dataset},seed={seed} --set 'eval.cam.keep_weights=[{seed}]'{sets} --records DIR && "
               f"medattn-bench cam {suite} --dataset {dataset} --seed {seed} --records DIR{sets}")
-    typer.echo(f"wrote {', '.join(str(f) for f in files)}; reloaded weights reproduce the recorded scores "
-               f"(largest difference {worst:.2g})")
+    typer.echo(f"wrote {', '.join(str(f) for f in files)} ({grid} maps on {layer or s.eval.cam.layer}); reloaded "
+               f"weights reproduce the recorded scores (largest difference {worst:.2g})")
