@@ -175,3 +175,27 @@ def test_splits_whose_protocols_ran_on_other_machines_are_named(two_protocols):
     line = protocol_line(next(a for a in analyses if a.name == "tiny_long"), analyses)
     assert line.count("(split seed 2 on other machines)") == len(tiny.checks)
     assert line.count(", split seed 2 on other machines)") == len(tiny.effects)
+
+
+def test_protocols_tested_on_different_cases_are_refused():
+    """Each protocol's pair may hold its own cases consistently, yet the two protocols must hold the
+    same ones: a split whose test ids differ between them is named, not compared."""
+    from types import SimpleNamespace as NS
+
+    from medattn_bench.analysis.protocol_check import _parts
+    from medattn_bench.errors import RecordError
+
+    rng = np.random.default_rng(0)
+    labels = [0] * 20 + [1] * 20
+
+    def runs(ids: list[str]) -> dict:
+        return {(s, 0): NS(ok=True, path=f"seed{s}.json", test=NS(ids=ids, labels=labels, scores=rng.random(40).tolist()))
+                for s in range(3)}
+
+    same = [f"c{i}" for i in range(40)]
+    seeds, parts = _parts([runs(same), runs(same), runs(same), runs(same)], "here")
+    assert seeds == [0, 1, 2] and parts.shape == (3, 3, 2)
+    assert parts[:, 2, 0] == pytest.approx(parts[:, 0, 0] - parts[:, 1, 0])
+    other = same[1:] + same[:1]
+    with pytest.raises(RecordError, match="split seed 0: seed0.json and seed0.json were tested on different cases"):
+        _parts([runs(same), runs(same), runs(other), runs(other)], "here")

@@ -83,4 +83,5 @@ def other_machines(here: list[dict], there: list[dict], seeds: list[int]) -> dic
     def label(rows: list[dict], seed: int) -> str:
         return " + ".join(sorted({machine_label(r) for runs in rows for k, r in runs.items() if k[0] == seed and r.ok}))
 
-    return {s: (label(here, s), label(there, s)) for s in seeds if label(here, s) != label(there, s)}
+    pairs = {s: (label(here, s), label(there, s)) for s in seeds}
+    return {s: pair for s, pair in pairs.items() if pair[0] != pair[1]}

@@ -193,7 +193,6 @@ class EffectCheck:
     diff: Verdict  # here minus there, per split (one DeLong contrast of the four models)
     p_adj: float = float("nan")  # two-sided, adjusted across this suite's effect checks
     p_equiv_adj: float = float("nan")  # |difference| < margin (two one-sided tests), adjusted likewise
-    margin: float = float("nan")  # AUC points
     # split seed -> (machine here, machine there) where the protocols' runs come from different
     # machines (each ΔAUC is still within one protocol's runs of the split)
     other_machine: dict[int, tuple[str, str]] = field(default_factory=dict)

@@ -15,13 +15,9 @@ from ..settings import StatsSpec
 from ..stats import Verdict, adjust_pvalues, contrast_delta, tost_p
 from .claims_and_checks import other_machines
 from .model import EffectCheck, SuiteAnalysis
-from .pairing import _decisive_from_parts
+from .pairing import _decisive_from_parts, paired_runs
 
 Runs = dict[tuple[int, int], RunRecord]
-
-
-def _ok(runs: Runs, seed: int) -> list[RunRecord]:
-    return [r for k, r in sorted(runs.items()) if k[0] == seed and r.ok]
 
 
 def _four(a: SuiteAnalysis, other: SuiteAnalysis, ds: str, v: str) -> list[Runs] | None:
@@ -36,21 +32,22 @@ def _four(a: SuiteAnalysis, other: SuiteAnalysis, ds: str, v: str) -> list[Runs]
 
 
 def _parts(four: list[Runs], where: str) -> tuple[list[int], np.ndarray]:
-    """(seeds, (S, 3, 2) array of (value, DeLong variance) for here, there and here minus there)."""
+    """(seeds, (S, 3, 2) array of (value, DeLong variance) for here, there and here minus there):
+    each protocol's variant paired with its baseline (:func:`paired_runs` checks their cases), the
+    two protocols' runs checked to hold the same cases too."""
+    here, here_seeds = paired_runs(four[0], four[1], where)
+    there, there_seeds = paired_runs(four[2], four[3], where)
     seeds, parts = [], []
-    for seed in sorted(set.intersection(*({k[0] for k in runs} for runs in four))):
-        groups = [_ok(runs, seed) for runs in four]
-        if not all(groups):
+    for h, seed in zip(here, here_seeds):
+        if seed not in there_seeds:
             continue
-        ids = groups[0][0].test.ids
-        for r in (r for g in groups for r in g):
-            if r.test.ids != ids:
-                raise RecordError(f"{where}, split seed {seed}: {groups[0][0].path} and {r.path} were tested on "
-                                  "different cases; the two protocols' runs cannot be set side by side")
-        y = np.asarray(groups[0][0].test.labels)
-        scores = [[r.test.scores for r in g] for g in groups]
-        parts.append([contrast_delta(y, scores[:2], [1, -1]), contrast_delta(y, scores[2:], [1, -1]),
-                      contrast_delta(y, scores, [1, -1, -1, 1])])
+        t = there[there_seeds.index(seed)]
+        first = [next(r for k, r in sorted(runs.items()) if k[0] == seed and r.ok) for runs in (four[0], four[2])]
+        if first[0].test.ids != first[1].test.ids:
+            raise RecordError(f"{where}, split seed {seed}: {first[0].path} and {first[1].path} were tested on "
+                              "different cases; the two protocols' runs cannot be set side by side")
+        parts.append([h.delta_and_variance, t.delta_and_variance,
+                      contrast_delta(h.labels, [h.scores_a, h.scores_b, t.scores_a, t.scores_b], [1, -1, -1, 1])])
         seeds.append(seed)
     return seeds, np.asarray(parts, dtype=float).reshape(len(seeds), 3, 2)
 
@@ -73,7 +70,7 @@ def effect_checks(a: SuiteAnalysis, other: SuiteAnalysis | None, st: StatsSpec) 
                 continue
             here, there, diff = (_decisive_from_parts(parts[:, i, 0], parts[:, i, 1], st) for i in range(3))
             mixed = other_machines(four[:2], four[2:], seeds)
-            out.append(EffectCheck(other.name, ds, v, seeds, here, there, diff, margin=st.margin, other_machine=mixed))
+            out.append(EffectCheck(other.name, ds, v, seeds, here, there, diff, other_machine=mixed))
     for c, (p_adj, q_adj, outcome) in zip(out, judge([c.diff for c in out], st)):
         c.p_adj, c.p_equiv_adj, c.outcome = p_adj, q_adj, outcome
     return out

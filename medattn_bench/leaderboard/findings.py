@@ -82,7 +82,8 @@ def protocol_line(a: SuiteAnalysis, analyses: list[SuiteAnalysis]) -> str:
         tested = [c for c in other.checks if c.verdict is not None]
         splits = {c.verdict.n_splits for c in tested}
         moved = [f"{c.variant} on {c.dataset} {_pts(c.verdict.delta)} [{_pts(c.verdict.ci_lo)}, {_pts(c.verdict.ci_hi)}] "
-                 f"AUC points" + ("" if len(splits) == 1 else f" ({c.verdict.n_splits} splits)") + _elsewhere(c.other_machine)
+                 f"AUC points" + ("" if len(splits) == 1 else f" ({c.verdict.n_splits} splits)")
+                 + (f" ({_elsewhere(c.other_machine)})" if c.other_machine else "")
                  for c in tested]
         if moved:
             over = f" over {splits.pop()} splits" if len(splits) == 1 else ""
@@ -91,17 +92,14 @@ def protocol_line(a: SuiteAnalysis, analyses: list[SuiteAnalysis]) -> str:
         if other.effects:
             parts.append(f"Attention effect (ΔAUC over {a.baseline}) in `{other.name}` minus here: " + "; ".join(
                 f"{e.variant} on {e.dataset} {_pts(e.diff.delta)} [{_pts(e.diff.ci_lo)}, {_pts(e.diff.ci_hi)}] "
-                f"({e.outcome}{_elsewhere(e.other_machine, ', ')})" for e in other.effects) + ".")
+                f"({', '.join(filter(None, [e.outcome, _elsewhere(e.other_machine)]))})" for e in other.effects) + ".")
     return " ".join(parts)
 
 
-def _elsewhere(other_machine: dict, lead: str = " (") -> str:
+def _elsewhere(other_machine: dict) -> str:
     """Where a check's split seeds were trained on other machines than this suite's, say which."""
-    if not other_machine:
-        return ""
     seeds = sorted(other_machine)
-    return (f"{lead}split seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} on other machines"
-            + (")" if lead == " (" else ""))
+    return f"split seed{'s' if len(seeds) > 1 else ''} {', '.join(map(str, seeds))} on other machines" if seeds else ""
 
 
 def _findings(analyses: list[SuiteAnalysis], figures: dict[str, str] | None) -> list[str]:
