@@ -24,8 +24,9 @@ def time_calls(fn, repeats: int, warmup: int) -> list[float]:
 
     ``Timer.timeit(1)`` makes two untimed calls and then times one: with ``warmup <= 2`` that
     timed call is the first sample; longer warm-ups add untimed calls. Its time sizes the rest of
-    the measurement (``blocked_autorange`` with ``min_run_time = remaining samples x`` that time).
-    A call much faster than the timer's resolution is timed in blocks, each sample a block's mean.
+    the measurement (``blocked_autorange`` with ``min_run_time = remaining samples x`` that time),
+    topped up with blocks of the same size until there are ``repeats`` (a slow first call, or a call
+    much faster than the timer's resolution, leaves fewer); each sample is a block's mean per call.
     """
     Timer = _timer_class()
     timer = Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
@@ -36,9 +37,10 @@ def time_calls(fn, repeats: int, warmup: int) -> list[float]:
     need = max(repeats, 1) - len(samples)
     if need > 0:
         m = timer.blocked_autorange(min_run_time=need * first.mean)
-        if len(m.times) < need:  # fast calls were grouped in blocks: widen the window to `need` blocks
-            m = timer.blocked_autorange(min_run_time=need * m.number_per_run * m.mean * 1.05)
-        samples += list(m.times)
+        times = list(m.times)
+        while len(times) < need:  # fast calls were grouped in blocks (or the first call was slow): more blocks
+            times += timer.timeit(m.number_per_run).times
+        samples += times
     return samples
 
 
