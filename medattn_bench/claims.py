@@ -113,4 +113,4 @@ def counts_line(labels: list[str]) -> str:
     from collections import Counter
 
     c = Counter(labels)
-    return ", ".join(f"{c[k]} {k}" for k in ORDER + ["not tested"] if c.get(k))
+    return ", ".join(f"{c[k]} {k}" for k in ORDER + ["in progress", "not tested"] if c.get(k))

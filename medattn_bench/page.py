@@ -161,7 +161,7 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
                 problems: list[str] | tuple[str, ...] = ()) -> str:
     """The page for ``analyses``; links (records, figures) relative to ``base``, the page's folder."""
     from .leaderboard import (CHECKS_INTRO, HEADER, _aa_section, _checks_section, _claims_section, _cost_table,
-                              _power_line, _summary, board_order, findings_headers, findings_rows, findings_sentences,
+                              _power_line, _summary, board_order, findings_headers, findings_rows, findings_sentences, leads,
                               protocol_line, provenance_lines, sequential_line, submission_line)
 
     runs, comps = run_rows(analyses), comparison_rows(analyses)
@@ -173,9 +173,7 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
             + "".join(f'<option value="{escape(s)}">{escape(s)}</option>' for s in suites)
             + '</select> Data set <select id="f-dataset"><option value="">all</option>'
             + "".join(f'<option value="{escape(d)}">{escape(d)}</option>' for d in datasets) + "</select></div>"]
-    for a in analyses:  # the findings first
-        if not a.claims:
-            continue
+    for a in filter(leads, analyses):  # the findings first
         rows = [[r.dataset, r.variant, _num(r.paper_delta, 2, True) + ("num",),
                  (f"{100 * r.verdict.delta:+.1f} [{100 * r.verdict.ci_lo:+.1f}, {100 * r.verdict.ci_hi:+.1f}]"
                   if r.verdict else "–", repr(stable_float(100 * r.verdict.delta)) if r.verdict else "", "num"),
@@ -197,7 +195,7 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
                  f"<p>{_inline(a.info.description.strip())}</p>" if a.info.description else "",
                  _markdown(provenance_lines(a)), _markdown(_claims_section(a)), _markdown(_checks_section(a)),
                  _markdown(["### Cost", ""] + _cost_table(a))]
-        if figures.get(a.name) and not a.claims:
+        if figures.get(a.name) and not leads(a):
             body.append(f'<p><img src="{escape(figures[a.name])}" alt="forest plot of {escape(a.name)}"></p>')
         for ds, d in sorted(a.datasets.items()):
             here = [r for r in runs if r["suite"] == a.name and r["dataset"] == ds]

@@ -80,6 +80,7 @@ def write_suite_settings(suite: Suite, suite_file: str, overrides: list[str], re
                                        stats=suite.eval.stats.model_dump(),
                                        paper_reference=suite.paper_reference, check_against=suite.check_against,
                                        splits=suite.splits.model_dump() if suite.splits else None,
+                                       seeds=None if suite.splits else list(suite.seeds),
                                        costs=old.costs if old is not None and Path(old.folder) == folder else {},
                                        family=(old.family if old is not None and old.family
                                                else [a.key for a in suite.attention])))

@@ -321,6 +321,7 @@ def refreshed_infos(records_dir: Path, write: bool = True) -> tuple[dict, list[s
         fresh = info.model_copy(update={"description": s.description.strip(), "protocol": s.protocol.strip(),
                                         "stats": s.eval.stats.model_dump(),
                                         "splits": s.splits.model_dump() if s.splits else None,
+                                        "seeds": None if s.splits else list(s.seeds),
                                         "paper_reference": s.paper_reference, "check_against": s.check_against,
                                         # a folder from before families were recorded: the suite as it ran
                                         "family": info.family or [a.key for a in s.attention]})

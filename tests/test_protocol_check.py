@@ -199,3 +199,71 @@ def test_protocols_tested_on_different_cases_are_refused():
     other = same[1:] + same[:1]
     with pytest.raises(RecordError, match="split seed 0: seed0.json and seed0.json were tested on different cases"):
         _parts([runs(same), runs(same), runs(other), runs(other)], "here")
+
+
+def _in(analyses, name):
+    return next(a for a in analyses if a.name == name)
+
+
+def test_a_fixed_suite_in_progress_gives_no_verdict(two_protocols):
+    """``run`` writes a fixed suite's planned split seeds to suite.json; while one is not recorded,
+    its rows, its claims and its effect checks give estimates but no verdict, like a sequential
+    suite's look before its last run; the board and the protocol line say how far it got."""
+    recs, problems = load_records(two_protocols)
+    infos, _ = load_suite_infos(two_protocols)
+    assert infos["tiny"].seeds == [0, 1, 2]  # as the suite file planned them
+    done = {a.name: a for a in analyse(recs, infos)}
+    assert all(row.outcome != "in progress" for d in done["tiny"].datasets.values() for row in d.comparisons.values())
+    for name in ("tiny", "tiny_long"):
+        infos[name] = infos[name].model_copy(update={"seeds": [0, 1, 2, 3]})
+    analyses = analyse(recs, infos)
+    for name in ("tiny", "tiny_long"):
+        for ds, d in _in(analyses, name).datasets.items():
+            assert d.comparisons
+            for v, row in d.comparisons.items():
+                assert (row.outcome, row.waiting) == ("in progress", "3 of 4 planned split seeds recorded")
+                assert np.isnan(row.p_adj) and np.isnan(row.p_equiv_adj) and not (row.significant or row.equivalent)
+                assert row.decisive.delta == done[name].datasets[ds].comparisons[v].decisive.delta  # the estimate stays
+    tiny = _in(analyses, "tiny")
+    assert tiny.effects and all(e.outcome == "in progress" and np.isnan(e.p_adj) for e in tiny.effects)
+    claims = _in(analyses, "tiny_long").claims
+    assert claims and all(c.label is None and c.status == "in progress (3 of 4 planned split seeds recorded)"
+                          for c in claims)
+    text = render_analyses(analyses, problems)
+    assert "1 in progress." in text.split("## What the study claimed")[1].split("\n")[2]
+    assert text.count("| in progress: 3 of 4 planned split seeds recorded") >= 4
+    line = protocol_line(_in(analyses, "tiny_long"), analyses)
+    assert line.count("(in progress: 3 of 4 planned split seeds recorded)") == len(tiny.effects)
+
+
+def test_a_row_complete_waits_with_the_rows_judged_with_it(two_protocols):
+    """One variant's run missing on one data set: that row waits, and so does every row of its
+    multiplicity family (Holm ties their adjusted p), each saying which case it is."""
+    (two_protocols / "tiny" / "phantom_ct" / "gc" / "seed2.json").unlink()
+    recs, _ = load_records(two_protocols)
+    infos, _ = load_suite_infos(two_protocols)
+    tiny = _in(analyse(recs, infos), "tiny")
+    waiting = {(ds, v): row.waiting for ds, d in tiny.datasets.items() for v, row in d.comparisons.items()}
+    assert waiting.pop(("phantom_ct", "gc")) == "2 of 3 planned split seeds recorded"
+    assert waiting and set(waiting.values()) == {"its split seeds are recorded; judged with rows still in progress"}
+
+
+def test_a_check_suite_stays_out_of_the_first_screen(two_protocols):
+    """A suite that checks another (``check_against``) may carry the study's claims too: they stay
+    in its own section; the first screen is the checked suite's, with the check in its protocol line."""
+    for name in ("tiny", "tiny_long"):
+        info = json.loads((two_protocols / name / "suite.json").read_text())
+        info["paper_reference"] = {"phantom_ct": {"none": 80.0, "gc": 82.0}}
+        (two_protocols / name / "suite.json").write_text(json.dumps(info))
+    recs, problems = load_records(two_protocols)
+    infos, _ = load_suite_infos(two_protocols)
+    analyses = analyse(recs, infos)
+    assert _in(analyses, "tiny").claims
+    text = render_analyses(analyses, problems)
+    assert re.findall(r"^## What the study claimed.*$", text, re.M) == [
+        "## What the study claimed, what this benchmark finds (suite `tiny_long`)"]
+    assert "### The paper's claims" in text.split("## Suite `tiny`")[1].split("\n## Suite")[0]
+    from medattn_bench.page import render_page
+
+    html = render_page(analyses, {}, two_protocols, problems=problems)
+    assert re.findall(r'<h2 id="findings-([^"]+)"', html) == ["tiny_long"]

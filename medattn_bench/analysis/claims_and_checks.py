@@ -34,7 +34,10 @@ def _claims(info: SuiteInfo, baseline: str, out_ds: dict[str, DatasetAnalysis], 
                                   row.outcome if row is not None else "not tested"))
             if row is not None:
                 rows[id(out[-1])] = row
-    tested = [c for c in out if c.verdict is not None]
+    for c in out:
+        if rows.get(id(c)) is not None and rows[id(c)].waiting:  # labelled when the suite's planned runs are in
+            c.status = f"in progress ({rows[id(c)].waiting})"
+    tested = [c for c in out if c.verdict is not None and not rows[id(c)].waiting]
     for c in tested:
         v, row = c.verdict, rows[id(c)]
         if seq is not None and row.look >= 0:

@@ -58,6 +58,7 @@ class ComparisonRow:
     equivalent: bool = False
     look: int = -1  # in a sequential suite, the index of the look whose verdict this row carries
     unjudged: str = ""  # why no verdict is given although the runs pair (e.g. another machine's baselines)
+    waiting: str = ""  # a fixed suite in progress: how many of its planned split seeds are recorded
     family: int = 0  # 0: the suite's own rows; k > 0: a row added later, judged in a family of its own
     submission: str = ""  # a row added later: its submission and the maintainer's check, or "unverified: ..."
 
@@ -66,6 +67,8 @@ class ComparisonRow:
         """better / worse (adjusted two-sided p < α), equivalent (adjusted TOST p < α), inconclusive."""
         if self.unjudged:
             return "not judged"
+        if self.waiting:
+            return "in progress"
         if self.decisive is None:
             return "not tested"
         if self.significant:
@@ -196,8 +199,10 @@ class EffectCheck:
     # split seed -> (machine here, machine there) where the protocols' runs come from different
     # machines (each ΔAUC is still within one protocol's runs of the split)
     other_machine: dict[int, tuple[str, str]] = field(default_factory=dict)
-    # differs (adjusted p < α), same (adjusted TOST p < α: within ± margin) or inconclusive
+    # differs (adjusted p < α), same (adjusted TOST p < α: within ± margin) or inconclusive; "in
+    # progress" while this suite's planned split seeds are not all recorded (``waiting`` says how far)
     outcome: str = "inconclusive"
+    waiting: str = ""
 
 
 @dataclass

@@ -56,7 +56,8 @@ def effect_checks(a: SuiteAnalysis, other: SuiteAnalysis | None, st: StatsSpec) 
     """Per data set and variant both suites hold (with the baseline): ΔAUC here, there, and the
     difference, over the splits where all four have runs (at least 2). Differences are tested
     against 0 and for equivalence within the suite's margin (two one-sided tests), each adjusted
-    across this suite's effect checks by the suite's correction."""
+    across this suite's effect checks by the suite's correction; none is judged while this suite's
+    planned split seeds are not all recorded."""
     if other is None:
         return []
     out = []
@@ -70,7 +71,13 @@ def effect_checks(a: SuiteAnalysis, other: SuiteAnalysis | None, st: StatsSpec) 
                 continue
             here, there, diff = (_decisive_from_parts(parts[:, i, 0], parts[:, i, 1], st) for i in range(3))
             mixed = other_machines(four[:2], four[2:], seeds)
-            out.append(EffectCheck(other.name, ds, v, seeds, here, there, diff, other_machine=mixed))
+            row = a.datasets[ds].comparisons.get(v)
+            out.append(EffectCheck(other.name, ds, v, seeds, here, there, diff, other_machine=mixed,
+                                   waiting=row.waiting if row is not None else ""))
+    if any(c.waiting for c in out):  # judged together (adjusted across the rows): all wait for the last run
+        for c in out:
+            c.outcome, c.waiting = "in progress", c.waiting or "its split seeds are recorded; judged with the rest"
+        return out
     for c, (p_adj, q_adj, outcome) in zip(out, judge([c.diff for c in out], st)):
         c.p_adj, c.p_equiv_adj, c.outcome = p_adj, q_adj, outcome
     return out

@@ -166,6 +166,8 @@ def _analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int]
             r.equivalent = bool(np.isfinite(q) and q < st.alpha)
         if seq is not None:
             _sequential_verdicts(out_ds, fam, windows, seq, st, parts, baseline, status=k == 0)
+    if seq is None and info.seeds:
+        _wait_for_planned(out_ds, datasets, info.family, set(info.seeds), baseline)
     # Power at the corrected alpha: Bonferroni, the most stringent Holm step.
     for ds_name, (sd, n_splits) in spread.items():
         out_ds[ds_name].power = min_detectable(sd, n_splits, st.alpha / max(m, 1), st.power,
@@ -183,6 +185,30 @@ def _analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int]
              for v in order}
     return SuiteAnalysis(name, info, st, baseline, order, out_ds, m, rank_variants(ranked), table, costs,
                          _provenance(all_recs), aa, _claims(info, baseline, out_ds, order, st.margin, st.alpha, seq)), pending
+
+
+def _wait_for_planned(out_ds: dict[str, DatasetAnalysis], datasets: dict, family: list[str] | None,
+                      planned: set[int], baseline: str) -> None:
+    """A fixed suite in progress gives no verdict: a row waits until the variant and the baseline
+    have a record (ok or failed) on each of the suite's planned split seeds, and so does every row
+    judged with it (its multiplicity family: one row's p moves the others' adjusted p), as a
+    sequential suite waits for a look's last run. Estimates are still shown."""
+    every = []
+    for ds, d in out_ds.items():
+        have_base = {k[0] for k in datasets[ds].get(baseline, {})}
+        for v, row in d.comparisons.items():
+            every.append(row)
+            have = planned & have_base & {k[0] for k in datasets[ds].get(v, {})}
+            if have != planned:
+                row.waiting = f"{len(have)} of {len(planned)} planned split seeds recorded"
+    for fam in families_of(every, family):
+        if any(r.waiting for r in fam):
+            for r in fam:
+                r.waiting = r.waiting or "its split seeds are recorded; judged with rows still in progress"
+    for r in every:
+        if r.waiting:  # no adjusted p, no verdict: every renderer shows the estimate alone
+            r.p_adj = r.p_equiv_adj = float("nan")
+            r.significant = r.equivalent = False
 
 
 def _order(datasets: dict[str, dict[str, dict]], baseline: str, aa: set[tuple[str, str]]) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..analysis import SuiteAnalysis, analyse
 from ..records import RunRecord, SuiteInfo
 from .costs import _cost_table
-from .findings import _findings
+from .findings import _findings, leads
 from .lines import _machines_line, _power_line, _story_line, sequential_line, submission_line
 from .prose import _summary, provenance_lines
 from .sections import _aa_section, _checks_section, _claims_section
@@ -62,7 +62,7 @@ def board_order(analyses: list[SuiteAnalysis]) -> tuple[list[SuiteAnalysis], lis
     """A researcher's order, for every renderer: the suites with the study's claims (the reference
     board), then the suites checked against them (``check_against``), then the others by name (the
     demo among them); and apart, the checks of the statistics (:func:`is_check`)."""
-    claims = {a.name for a in analyses if a.claims}
+    claims = {a.name for a in analyses if leads(a)}
 
     def rank(a: SuiteAnalysis) -> tuple:
         return (0 if a.name in claims else 1 if a.info.check_against in claims else 2, a.name)

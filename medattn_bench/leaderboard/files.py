@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..analysis import SuiteAnalysis
 from .board import render_analyses
+from .findings import leads
 
 
 def _rel_to(path: Path, base: Path) -> str:
@@ -30,7 +31,7 @@ def board_files(analyses: list[SuiteAnalysis], out: Path, html: Path | None, pro
                     figures[a.name] = str(rel)
             elif forest_plot(a, out.parent / rel):
                 figures[a.name] = str(rel)
-            if figures.get(a.name) and a.claims:
+            if figures.get(a.name) and leads(a):
                 figures[f"{a.name}/findings"] = figures[a.name]
             for ds in a.datasets:  # Grad-CAM figures written by `medattn-bench cam`
                 cam_png = Path("figures") / f"{a.name}-{ds}-cam.png"

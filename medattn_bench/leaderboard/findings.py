@@ -26,6 +26,13 @@ class FindingRow:
     status: str  # the claim's label, with its interval
 
 
+def leads(a: SuiteAnalysis) -> bool:
+    """Whether the suite's claims open the board: a suite with published claims that is not itself a
+    check of another suite (a check's claims stay in its own section; its effect on the findings is
+    the protocol line beside them)."""
+    return bool(a.claims) and not a.info.check_against
+
+
 def findings_rows(a: SuiteAnalysis) -> list[FindingRow]:
     """The findings table of a suite with published claims, built once for every renderer."""
     return [FindingRow(c.dataset, c.variant, c.reported_delta, c.verdict, c.outcome, c.status) for c in a.claims]
@@ -40,7 +47,8 @@ def findings_headers(a: SuiteAnalysis) -> list[str]:
 def _claim_counts(claims: list) -> str:
     from ..claims import counts_line
 
-    return counts_line([c.label.label if c.label else "not tested" for c in claims])
+    return counts_line([c.label.label if c.label else "in progress" if c.outcome == "in progress" else "not tested"
+                        for c in claims])
 
 
 def findings_sentences(a: SuiteAnalysis) -> list[str]:
@@ -92,8 +100,13 @@ def protocol_line(a: SuiteAnalysis, analyses: list[SuiteAnalysis]) -> str:
         if other.effects:
             parts.append(f"Attention effect (ΔAUC over {a.baseline}) in `{other.name}` minus here: " + "; ".join(
                 f"{e.variant} on {e.dataset} {_pts(e.diff.delta)} [{_pts(e.diff.ci_lo)}, {_pts(e.diff.ci_hi)}] "
-                f"({', '.join(filter(None, [e.outcome, _elsewhere(e.other_machine)]))})" for e in other.effects) + ".")
+                f"({', '.join(filter(None, [_said(e), _elsewhere(e.other_machine)]))})" for e in other.effects) + ".")
     return " ".join(parts)
+
+
+def _said(e) -> str:
+    """An effect check's verdict, or how far its suite got while it is in progress."""
+    return f"in progress: {e.waiting}" if e.waiting else e.outcome
 
 
 def _elsewhere(other_machine: dict) -> str:
@@ -105,9 +118,7 @@ def _elsewhere(other_machine: dict) -> str:
 def _findings(analyses: list[SuiteAnalysis], figures: dict[str, str] | None) -> list[str]:
     """The first screen: per suite with published claims, the paper's Δ beside ours and the verdict."""
     out = []
-    for a in analyses:
-        if not a.claims:
-            continue
+    for a in filter(leads, analyses):
         rows = [[r.dataset, r.variant, f"{r.paper_delta:+.2f}",
                  f"{_pts(r.verdict.delta)} [{_pts(r.verdict.ci_lo)}, {_pts(r.verdict.ci_hi)}]" if r.verdict else "–",
                  {"equivalent": f"equivalent (±{a.settings.margin:g})"}.get(r.outcome, r.outcome), r.status]

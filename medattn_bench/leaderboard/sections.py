@@ -6,7 +6,7 @@ import numpy as np
 from tabulate import tabulate
 
 from ..analysis import TESTS, SuiteAnalysis
-from .findings import _claim_counts
+from .findings import _claim_counts, _said
 from .format import _fmt_p, _pct, _pts
 
 
@@ -140,7 +140,8 @@ def _effects_table(a: SuiteAnalysis) -> list[str]:
         return f"{_pts(v.delta)} [{_pts(v.ci_lo)}, {_pts(v.ci_hi)}]"
 
     rows = [[e.dataset, e.variant, len(e.seeds), ci(e.here), ci(e.there), ci(e.diff),
-             _fmt_p(e.p_adj), _fmt_p(e.p_equiv_adj), e.outcome, _seeds(e.other_machine)] for e in a.effects]
+             _fmt_p(e.p_adj), _fmt_p(e.p_equiv_adj), _said(e),
+             _seeds(e.other_machine)] for e in a.effects]
     return [f"#### The attention effect here and in `{other}`", "",
             f"Each variant's ΔAUC over `{a.baseline}` under this suite's protocol and under `{other}`'s, on the "
             f"splits where all four runs exist (same test images), and the difference of the two: split by split, one "

@@ -65,7 +65,8 @@ def _auc_table_compact(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
 
 def _verdict_text(row: Any, margin: float) -> str:
     o = row.outcome
-    return {"equivalent": f"equivalent (within ±{margin:g})", "not tested": "–"}.get(o, o)
+    return {"equivalent": f"equivalent (within ±{margin:g})", "not tested": "–",
+            "in progress": f"in progress: {row.waiting}"}.get(o, o)
 
 
 def _margin(a: SuiteAnalysis) -> str:
@@ -86,7 +87,8 @@ def _verdict_table(d: DatasetAnalysis, a: SuiteAnalysis) -> str:
         if row is None:
             continue
         if row.decisive is None:
-            why = ("not ranked: protocol differs (use --allow-mixed)" if row.mixed else
+            why = (f"in progress: {row.waiting}" if row.waiting else  # a missing run also marks the row mixed
+                   "not ranked: protocol differs (use --allow-mixed)" if row.mixed else
                    f"not judged: {row.unjudged}" if row.unjudged else "needs ≥ 2 paired splits")
             rows.append([v, why] + ["–"] * (len(headers) - 2))
             continue

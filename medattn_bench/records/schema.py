@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from ..names import isa_label
 
@@ -93,6 +93,9 @@ class SuiteInfo(_Model):
     check_against: str | None = None
     costs: dict[str, dict[str, Any]] = Field(default_factory=dict)  # variant -> cost re-measured together
     splits: dict[str, int | str] | None = None  # a sequential suite's min, max, step, spending, correction
+    # a fixed suite's planned split seeds: its verdicts wait until every one is recorded (None: a
+    # sequential suite, or a folder written before suite.json named them)
+    seeds: list[Annotated[StrictInt, Field(ge=0)]] | None = None
     # the rows judged together (one multiplicity family), fixed when the suite first ran; a row added
     # later is a submission, judged in a family of its own (analysis.families_of)
     family: list[str] | None = None
