@@ -33,7 +33,8 @@ def analyse_recorded(suite: Suite, records_dir: Path):
     recs = [r for r in recs if r.suite == suite.name and protocols.get(r.run.dataset) == r.protocol_hash
             and r.run.variant in keys and (suite.splits is None or r.run.seed < suite.splits.max)]
     info = SuiteInfo(name=suite.name, file="", stats=suite.eval.stats.model_dump(),
-                     splits=suite.splits.model_dump() if suite.splits else None)
+                     splits=suite.splits.model_dump() if suite.splits else None,
+                     seeds=None if suite.splits else list(suite.seeds))
     grouped = group(recs).get(suite.name, {})
     return analyse_suite(suite.name, dict(grouped), info) if grouped else None
 
@@ -52,7 +53,7 @@ def outcome_table(suite: Suite, records_dir: Path, datasets: set[str]) -> list[l
             c = row.decisive
             rows.append([ds, v, str(len(d.variants[v].runs)) if v in d.variants else "–",
                          f"{100 * c.delta:+.1f} [{100 * c.ci_lo:+.1f}, {100 * c.ci_hi:+.1f}]" if c else "–",
-                         row.outcome + (" (≠ protocol)" if row.mixed else
+                         row.outcome + (f": {row.waiting}" if row.waiting else " (≠ protocol)" if row.mixed else
                                         " (the baseline's runs come from another machine)" if row.unjudged else "")])
     return rows
 

@@ -276,6 +276,11 @@ def test_run_ends_with_where_its_runs_landed(tmp_path, capsys):
     from tests.test_cli import run_main
 
     path = _suite(tmp_path)
+    code, out = run_main(capsys, "run", str(path), "--records", str(tmp_path / "rec"), "--only", "seed=0",
+                         "--no-progress")
+    assert code == 0, out
+    line = next(x for x in out.splitlines() if x.startswith("phantom_mri") and " se " in x)
+    assert line.endswith("in progress: 1 of 2 planned split seeds recorded"), line  # the suite plans seeds 0, 1
     code, out = run_main(capsys, "run", str(path), "--records", str(tmp_path / "rec"), "--no-progress")
     assert code == 0, out
     assert "Where the runs landed (against none" in out
