@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -86,7 +87,9 @@ def cam_figure(rows: list[tuple[str, list[tuple[np.ndarray, np.ndarray, float]]]
                                                                any(m is not None and m.any() for m in masks) else ""),
                       fontsize=7)
         bar.ax.tick_params(labelsize=6)
-    fig.suptitle(suptitle, fontsize=9)
+    # wrapped to the figure's width (about 14 characters an inch at 9 pt): a long note stays whole
+    width = int(14 * fig.get_figwidth())
+    fig.suptitle("\n".join(textwrap.fill(line, width) for line in suptitle.split("\n")), fontsize=9)
     path.parent.mkdir(parents=True, exist_ok=True)
     out = []
     for suffix in (".png", ".pdf"):
