@@ -161,8 +161,8 @@ def render_page(analyses: list[SuiteAnalysis], figures: dict[str, str], base: Pa
                 problems: list[str] | tuple[str, ...] = ()) -> str:
     """The page for ``analyses``; links (records, figures) relative to ``base``, the page's folder."""
     from .leaderboard import (CHECKS_INTRO, HEADER, _aa_section, _checks_section, _claims_section, _cost_table,
-                              _power_line, _summary, board_order, findings_headers, findings_rows, findings_sentences, leads,
-                              protocol_line, provenance_lines, sequential_line, submission_line)
+                              _power_line, _summary, board_order, findings_headers, findings_rows, findings_sentences,
+                              leads, protocol_line, provenance_lines, sequential_line, submission_line)
 
     runs, comps = run_rows(analyses), comparison_rows(analyses)
     suites = [a.name for a in analyses]

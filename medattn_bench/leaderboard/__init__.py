@@ -10,8 +10,8 @@ from .tables import (_auc_table, _auc_table_compact, _localisation_table, _margi
                      _verdict_text)
 from .lines import (sequential_line, submission_line, _looks, _machines_line, _needs, _power_line,  # noqa: F401
                     _story_line)
-from .findings import (FindingRow, findings_headers, findings_rows, leads, findings_sentences, protocol_line,  # noqa: F401
-                       _claim_counts, _findings)
+from .findings import (FindingRow, findings_headers, findings_rows, findings_sentences, leads,  # noqa: F401
+                       protocol_line, _claim_counts, _findings)
 from .costs import _cost_table, _ratio  # noqa: F401
 from .sections import (CLAIMS_RULE, CORRECTIONS, _aa_section, _aa_sequential_lines, _checks_section,  # noqa: F401
                        _claims_section)
