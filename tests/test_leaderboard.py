@@ -238,6 +238,14 @@ def test_check_against_compares_the_same_splits(tiny_records, tmp_path):
     expect = [min(here) <= sum(there) / 3 <= max(here), min(there) <= sum(here) / 3 <= max(there)]
     assert flags == ["yes" if e else "no" for e in expect]
     assert "### Against suite" not in text.split("## Suite `tiny_long`")[1]
+    # the other suite grew past the check (here split 2 is gone): only the check's splits are shown
+    for p in (copy / "tiny" / "phantom_ct").rglob("seed2.json"):
+        p.unlink()
+    section = _render(copy).split("### Against suite `tiny_long` on the same splits")[1].split("###")[0]
+    none_row = next(line for line in section.splitlines() if re.match(r"\| phantom_ct +\| none ", line))
+    cells = [c.strip() for c in none_row.split("|")[1:-1]]
+    assert cells[2].startswith("0: ") and cells[4].startswith("0: ") and "2: " not in cells[4], cells
+    assert cells[2].count(": ") == cells[4].count(": ") == 2
 
 
 def test_committed_records_are_what_their_suite_files_plan():

@@ -133,7 +133,11 @@ def test_a_check_against_a_sequential_suite_waits_for_its_look():
         runs = {(s, 0): rec(s) for s in seeds}
         return NS(name=name, datasets={"mri": NS(variants={"none": NS(runs=runs)}, aa_copies={})})
 
-    here, board = analysis("schedule", range(5)), analysis("reference", range(10))  # the board shows look 2
+    # the check ran 15 splits; the board shows look 2 (10 splits), its look 3 still being trained
+    here, board = analysis("schedule", range(15)), analysis("reference", range(10))
     (check,) = _checks(here, board, StatsSpec())
     assert sorted(check.there) == list(range(10))  # not the splits of look 3 already recorded elsewhere
-    assert check.verdict is not None and check.verdict.n_splits == 5
+    assert check.verdict is not None and check.verdict.n_splits == 10
+    # and only the check's own splits of the board: a board that grew past the check shows no more
+    (check,) = _checks(analysis("schedule", range(5)), board, StatsSpec())
+    assert sorted(check.there) == sorted(check.here) == list(range(5)) and check.verdict.n_splits == 5

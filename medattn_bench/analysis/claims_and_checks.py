@@ -68,7 +68,9 @@ def _checks(a: SuiteAnalysis, other: SuiteAnalysis | None, st: StatsSpec) -> lis
                 continue
             pr, _ = paired_runs(runs, there, f"{ds_name}: {v} in {a.name} vs {other.name}")
             here_auc = {k[0]: r.metrics.auc for k, r in sorted(runs.items()) if r.ok and k[1] == 0}
-            there_auc = {k[0]: r.metrics.auc for k, r in sorted(there.items()) if r.ok and k[1] == 0}
+            # the other suite's runs on this suite's splits only: its later splits (a sequential
+            # board that grew past the check) would make the two means and ranges cover other test sets
+            there_auc = {k[0]: r.metrics.auc for k, r in sorted(there.items()) if r.ok and k[1] == 0 and k[0] in here_auc}
             if not here_auc or not there_auc:
                 continue
             lo, hi = min(here_auc.values()), max(here_auc.values())
