@@ -158,7 +158,7 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
     from .jsonio import canonical_hash
 
     started = datetime.now(timezone.utc)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     t = spec.train
     dev = resolve_device(t.device, t.precision, t.channels_last, threads or t.threads, t.image_size, t.batch_size)
     data = dataset_for(spec.dataset, data_root)
@@ -172,7 +172,7 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
                             f"{len(train_idx)} training image(s); at least {MIN_TRAIN_IMAGES} are needed to train "
                             "a ResNet-18 with batch norm")
     except MedattnError as exc:
-        return _failed_early(spec, started, t0, dev, f"split: {exc}")
+        return _failed_early(spec, started, t0, c0, dev, f"split: {exc}")
     entry = ATTENTION.entry(spec.attention.name)
     a = t.augment
     settings = TrainSettings(epochs=spec.epochs, batch_size=t.batch_size, lr=t.lr, momentum=t.momentum,
@@ -226,7 +226,8 @@ def execute_run(spec: RunSpec, data_root: str | None = None, on_epoch: Callable[
     return RunRecord(**common, status=status, failure=failure, metrics=metrics, test=test, history=history,
                      time=TimeInfo(started=started.isoformat(timespec="seconds"),
                                    finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                   wall_s=round(time.perf_counter() - t0, 3), train_s=train_s))
+                                   wall_s=round(time.perf_counter() - t0, 3), train_s=train_s,
+                                   cpu_s=round(time.process_time() - c0, 3)))
 
 
 def _env(spec: RunSpec, dev) -> dict[str, Any]:
@@ -240,7 +241,7 @@ def _env(spec: RunSpec, dev) -> dict[str, Any]:
             "torch_seed": spec.torch_seed, "arithmetic": ARITHMETIC}
 
 
-def _failed_early(spec: RunSpec, started, t0: float, dev, failure: str):
+def _failed_early(spec: RunSpec, started, t0: float, c0: float, dev, failure: str):
     """The record of a run that failed before training (no split, no model): config and reason."""
     from .records import RunInfo, RunRecord, TimeInfo, protocol_part
     from .jsonio import canonical_hash
@@ -253,7 +254,8 @@ def _failed_early(spec: RunSpec, started, t0: float, dev, failure: str):
                      env=_env(spec, dev),
                      time=TimeInfo(started=started.isoformat(timespec="seconds"),
                                    finished=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                   wall_s=round(time.perf_counter() - t0, 3)))
+                                   wall_s=round(time.perf_counter() - t0, 3),
+                                   cpu_s=round(time.process_time() - c0, 3)))
 
 
 def explain_images(data, test_idx: np.ndarray, max_images: int) -> np.ndarray:

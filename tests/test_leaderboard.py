@@ -386,3 +386,22 @@ def _analyses(folder):
     recs, _ = load_records(folder)
     infos, _ = load_suite_infos(folder)
     return [a for a in analyse(recs, infos) if a.name == "tiny"]
+
+
+def test_board_gives_cpu_time_beside_wall_time_and_says_how_many_runs_record_it(tiny_records, tmp_path):
+    """A run paused by its owner keeps counting wall time but not CPU time; records written before
+    CPU time was recorded have none, and the board says over how many runs its sum goes."""
+    recs, _ = load_records(tiny_records)
+    assert recs and all(r.time.cpu_s is not None and r.time.cpu_s > 0 for r in recs)
+    line = next(s for s in _render(tiny_records).splitlines() if "h of run wall time" in s)
+    assert "core-hours of CPU time" in line and "runs that record it" not in line
+    folder = tmp_path / "records"
+    shutil.copytree(tiny_records, folder)
+    older = sorted(folder.rglob("seed*.json"))[0]
+    raw = json.loads(older.read_text())
+    del raw["time"]["cpu_s"]
+    older.write_text(json.dumps(raw))
+    again, problems = load_records(folder)
+    assert not problems and sum(r.time.cpu_s is None for r in again) == 1
+    line = next(s for s in _render(folder).splitlines() if "h of run wall time" in s)
+    assert f"over the {len(recs) - 1} runs that record it" in line

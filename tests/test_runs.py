@@ -61,7 +61,7 @@ def test_same_run_twice_gives_identical_scores_and_same_test_cases_across_varian
     assert ids[("none", 0)] == ids[("se", 0)]  # same seed -> same test cases for every variant
     assert ids[("none", 0)] != ids[("none", 1)]
     rec = recs[0]
-    assert rec.config and rec.config_hash and rec.attention_block and rec.time.wall_s > 0
+    assert rec.config and rec.config_hash and rec.attention_block and rec.time.wall_s > 0 and rec.time.cpu_s > 0
     assert rec.env["package_version"] and rec.env["machine"]["torch"] == torch.__version__
     assert rec.cost["static"]["params"] > 11e6 and rec.cost["static"]["macs"] > 0
     assert 0 <= rec.metrics.auc <= 1 and len(rec.test.scores) == rec.metrics.n_test

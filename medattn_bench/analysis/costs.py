@@ -60,4 +60,7 @@ def _provenance(records: list[RunRecord]) -> dict[str, Any]:
             "commits": sorted({(r.env.get("git", {}).get("commit") or "unknown")[:10] for r in records}),
             "split_kinds": sorted({str((r.config.get("split") or {}).get("kind", "stratified")) for r in records}),
             "n_runs": len(records), "n_failed": sum(not r.ok for r in records),
-            "cpu_hours": sum(r.time.wall_s for r in records) / 3600}
+            "wall_hours": sum(r.time.wall_s for r in records) / 3600,
+            # CPU time of the runs' processes (all threads), where a record has it: a paused run adds none
+            "cpu_core_hours": sum(r.time.cpu_s for r in records if r.time.cpu_s is not None) / 3600,
+            "n_cpu_timed": sum(r.time.cpu_s is not None for r in records)}

@@ -114,11 +114,20 @@ def _overlap_prose(a: SuiteAnalysis) -> str:
     return ""
 
 
+def _cpu_time(p: dict) -> str:
+    """The runs' CPU time beside their wall time, naming how many runs recorded it (older records did not)."""
+    k = p.get("n_cpu_timed", 0)
+    if not k:
+        return ""
+    which = "" if k == p["n_runs"] else f" over the {k} runs that record it"
+    return f", {p['cpu_core_hours']:.2f} core-hours of CPU time{which}"
+
+
 def provenance_lines(a: SuiteAnalysis) -> list[str]:
     """The suite's file, runs, machines, dates and code, and its statistics in words (a list)."""
     p = a.provenance
     return [f"- Suite file: `{a.info.file}`" + (f" with `--set {' '.join(a.info.overrides)}`" if a.info.overrides else "")
-            + f"; {p['n_runs']} runs ({p['n_failed']} failed), {p['cpu_hours']:.2f} h of run wall time",
+            + f"; {p['n_runs']} runs ({p['n_failed']} failed), {p['wall_hours']:.2f} h of run wall time" + _cpu_time(p),
             f"- Machine: {'; '.join(f'{m} [{n} runs]' for m, n in p['machines'])}",
             f"- Records dated {p['dates'][0]}" + (f" to {p['dates'][1]}" if p['dates'][1] != p['dates'][0] else "")
             + f"; code {', '.join(p['commits'])}",

@@ -47,6 +47,7 @@ class TimeInfo(_Model):
     finished: str
     wall_s: float
     train_s: float | None = None
+    cpu_s: float | None = None  # CPU seconds of the run's process, all its threads: a paused run adds none
 
 
 class RunRecord(_Model):
