@@ -127,7 +127,8 @@ def provenance_lines(a: SuiteAnalysis) -> list[str]:
     """The suite's file, runs, machines, dates and code, and its statistics in words (a list)."""
     p = a.provenance
     return [f"- Suite file: `{a.info.file}`" + (f" with `--set {' '.join(a.info.overrides)}`" if a.info.overrides else "")
-            + f"; {p['n_runs']} runs ({p['n_failed']} failed), {p['wall_hours']:.2f} h of run wall time" + _cpu_time(p),
+            + f"; {p['n_runs']} runs ({p['n_failed']} failed), {p['wall_hours']:.2f} h of run wall time"
+            + _cpu_time(p),
             f"- Machine: {'; '.join(f'{m} [{n} runs]' for m, n in p['machines'])}",
             f"- Records dated {p['dates'][0]}" + (f" to {p['dates'][1]}" if p['dates'][1] != p['dates'][0] else "")
             + f"; code {', '.join(p['commits'])}",
