@@ -141,3 +141,34 @@ def test_a_check_against_a_sequential_suite_waits_for_its_look():
     # and only the check's own splits of the board: a board that grew past the check shows no more
     (check,) = _checks(analysis("schedule", range(5)), board, StatsSpec())
     assert sorted(check.there) == sorted(check.here) == list(range(5)) and check.verdict.n_splits == 5
+
+
+def test_before_its_first_look_a_sequential_suite_shows_estimates_in_progress(checks_board, tmp_path):
+    """Fewer splits than the first look: every row shows its estimate over the splits recorded and
+    waits, saying how far it got, in the board and in ``run``'s landed table; no row is marked as
+    another protocol (its splits are not the look's because the look is not there yet)."""
+    from medattn_bench.analysis import analyse
+    from medattn_bench.leaderboard import render_analyses
+    from medattn_bench.records import load_records, load_suite_infos
+
+    copy = checks_board.copy(tmp_path)
+    recs, problems = load_records(copy)
+    infos, _ = load_suite_infos(copy)
+    infos["tiny"] = infos["tiny"].model_copy(update={"seeds": None, "splits": {"min": 5, "max": 10, "step": 5}})
+    (a,) = analyse(recs, infos)
+    rows = [row for d in a.datasets.values() for row in d.comparisons.values()]
+    assert rows and {r.variant for r in rows} == {"se", "gc"}  # the A/A copy is a check, not a row
+    for r in rows:
+        assert (r.outcome, r.waiting) == ("in progress", "3 of the first look's 5 split seeds recorded")
+        assert not r.mixed and r.decisive.n_splits == 3 and np.isnan(r.p_adj) and not r.significant
+    text = render_analyses([a], problems)
+    assert text.count("| in progress: 3 of the first look's 5 split seeds recorded") == len(rows)
+    assert "first look at 5 splits not reached" in text
+    # one split only: no estimate yet, still in progress rather than "not tested" or another protocol
+    for p in copy.rglob("seed[12]*.json"):
+        p.unlink()
+    recs, _ = load_records(copy)
+    (a,) = analyse(recs, infos)
+    rows = [row for d in a.datasets.values() for row in d.comparisons.values()]
+    assert rows and all(r.outcome == "in progress" and not r.mixed and r.decisive is None for r in rows)
+    assert {r.waiting for r in rows} == {"1 of the first look's 5 split seeds recorded"}

@@ -58,7 +58,7 @@ class ComparisonRow:
     equivalent: bool = False
     look: int = -1  # in a sequential suite, the index of the look whose verdict this row carries
     unjudged: str = ""  # why no verdict is given although the runs pair (e.g. another machine's baselines)
-    waiting: str = ""  # a fixed suite in progress: how many of its planned split seeds are recorded
+    waiting: str = ""  # a fixed suite in progress, or a sequential one before its first look: how far it got
     family: int = 0  # 0: the suite's own rows; k > 0: a row added later, judged in a family of its own
     submission: str = ""  # a row added later: its submission and the maintainer's check, or "unverified: ..."
 

@@ -111,9 +111,11 @@ def _sequential_verdicts(out_ds: dict[str, DatasetAnalysis], rows: list[Comparis
             if all(id(r) in bw or id(r) in eq for r in tested if r.dataset == ds):
                 stopped_at[ds] = k
     for r in rows:
-        if id(r) not in last:  # before its data set's first look nothing is decided
+        if id(r) not in last:  # before its data set's first look nothing is decided: estimates only
             r.p_adj = r.p_equiv_adj = float("nan")
             r.significant = r.equivalent = False
+            n = len(parts.get((r.dataset, r.variant), ()))
+            r.waiting = f"{n} of the first look's {looks[0]} split seeds recorded"
             continue
         k, v, pe = last[id(r)]
         r.decisive, r.p_equiv, r.look = v, pe, k

@@ -86,8 +86,9 @@ def _analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int]
         for v, runs in sorted(variants.items()):
             if v == baseline:
                 continue
-            # in a sequential suite a variant whose comparison concluded stops at that look's splits
-            ref_keys = {k for k in base if (ds_name, v) not in windows or k[0] < windows[(ds_name, v)]}
+            # in a sequential suite a variant whose comparison concluded stops at that look's splits;
+            # before the data set's first look (window 0) every recorded split is shown, unjudged
+            ref_keys = {k for k in base if not windows.get((ds_name, v)) or k[0] < windows[(ds_name, v)]}
             row = ComparisonRow(ds_name, v, mixed=any(r.protocol_hash != ref_hash for r in runs.values())
                                 or set(runs) != ref_keys)
             comps[v] = row
