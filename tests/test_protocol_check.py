@@ -109,7 +109,15 @@ def test_effect_check_sets_each_variants_effect_beside_the_other_protocols(two_p
     text = render_analyses(analyses, problems)
     section = text.split("#### The attention effect here and in `tiny_long`")[1].split("\n#")[0]
     rows = [line for line in section.splitlines() if line.startswith("| phantom")]
-    assert len(rows) == 4 and all(re.search(r"\| (differs|same within ±1|inconclusive) +\| – +\|$", r) for r in rows)
+    verdicts = r"\| (differs|same within ±1|inconclusive) +\| [^|]+\| [^|]+\| – +\|$"
+    assert len(rows) == 4 and all(re.search(verdicts, r) for r in rows)
+    # beside the difference, each suite's own verdict on the variant, over its own splits
+    long = next(a for a in analyses if a.name == "tiny_long")
+    for (ds, v), e in effects.items():
+        for verdict, suite in ((e.verdict_here, tiny), (e.verdict_there, long)):
+            row = suite.datasets[ds].comparisons[v]
+            assert verdict == f"{row.outcome} ({row.decisive.n_splits} splits)"
+            assert f"| {verdict} " in next(r for r in rows if r.startswith(f"| {ds} ") and f"| {v} " in r)
     assert "#### The attention effect" not in text.split("## Suite `tiny_long`")[1].split("\n## Suite")[0]
     line = protocol_line(next(a for a in analyses if a.name == "tiny_long"), analyses)
     assert line.startswith("**Protocol:** the long protocol **Check** ([suite `tiny`](#suite-tiny), same splits, against "

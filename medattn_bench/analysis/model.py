@@ -203,6 +203,10 @@ class EffectCheck:
     # progress" while this suite's planned split seeds are not all recorded (``waiting`` says how far)
     outcome: str = "inconclusive"
     waiting: str = ""
+    # each suite's own verdict on the variant against its baseline, over that suite's splits (which
+    # may be more than the shared ones: a sequential suite's look), e.g. "better (10 splits)"
+    verdict_here: str = ""
+    verdict_there: str = ""
 
 
 @dataclass

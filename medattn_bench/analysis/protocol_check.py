@@ -73,7 +73,8 @@ def effect_checks(a: SuiteAnalysis, other: SuiteAnalysis | None, st: StatsSpec) 
             mixed = other_machines(four[:2], four[2:], seeds)
             row = a.datasets[ds].comparisons.get(v)
             out.append(EffectCheck(other.name, ds, v, seeds, here, there, diff, other_machine=mixed,
-                                   waiting=row.waiting if row is not None else ""))
+                                   waiting=row.waiting if row is not None else "", verdict_here=_verdict(row),
+                                   verdict_there=_verdict(other.datasets[ds].comparisons.get(v))))
     if any(c.waiting for c in out):  # judged together (adjusted across the rows): all wait for the last run
         for c in out:
             c.outcome, c.waiting = "in progress", c.waiting or "its split seeds are recorded; judged with the rest"
@@ -81,6 +82,14 @@ def effect_checks(a: SuiteAnalysis, other: SuiteAnalysis | None, st: StatsSpec) 
     for c, (p_adj, q_adj, outcome) in zip(out, judge([c.diff for c in out], st)):
         c.p_adj, c.p_equiv_adj, c.outcome = p_adj, q_adj, outcome
     return out
+
+
+def _verdict(row) -> str:
+    """A suite's own verdict on a comparison, with the splits it was judged on."""
+    if row is None:
+        return ""
+    n = row.decisive.n_splits if row.decisive is not None else 0
+    return row.outcome + (f" ({n} splits)" if n else "")
 
 
 def judge(diffs: list[Verdict], st: StatsSpec) -> list[tuple[float, float, str]]:

@@ -140,7 +140,7 @@ def _effects_table(a: SuiteAnalysis) -> list[str]:
         return f"{_pts(v.delta)} [{_pts(v.ci_lo)}, {_pts(v.ci_hi)}]"
 
     rows = [[e.dataset, e.variant, len(e.seeds), ci(e.here), ci(e.there), ci(e.diff),
-             _fmt_p(e.p_adj), _fmt_p(e.p_equiv_adj), _said(e),
+             _fmt_p(e.p_adj), _fmt_p(e.p_equiv_adj), _said(e), e.verdict_here or "–", e.verdict_there or "–",
              _seeds(e.other_machine)] for e in a.effects]
     return [f"#### The attention effect here and in `{other}`", "",
             f"Each variant's ΔAUC over `{a.baseline}` under this suite's protocol and under `{other}`'s, on the "
@@ -148,9 +148,11 @@ def _effects_table(a: SuiteAnalysis) -> list[str]:
             f"DeLong contrast of the four models; across splits, the decisive test ({TESTS[a.settings.test]}, "
             f"{level} % CI). The difference is tested against 0 and for equivalence within ±{a.settings.margin:g} "
             f"point(s), each p adjusted ({a.settings.correction}) across the rows below; \"differs\" and \"same\" need "
-            f"the adjusted p below α = {a.settings.alpha:g}.", "",
+            f"the adjusted p below α = {a.settings.alpha:g}. Beside it, each suite's own verdict on the variant "
+            f"against `{a.baseline}`, on all of that suite's splits (a sequential suite's at its look).", "",
             tabulate(rows, ["Data set", "Variant", "Splits", f"ΔAUC here [{level}% CI]", f"ΔAUC in {other} [{level}% CI]",
-                            f"Difference here − {other}", "p (differs), adj.", "p (same), adj.", "Verdict",
+                            f"Difference here − {other}", "p (differs), adj.", "p (same), adj.",
+                            "Verdict on the difference", "Verdict here", f"Verdict in {other}",
                             "Split seeds on other machines"],
                      tablefmt="github", disable_numparse=True), ""
             ] + _machines_note([e.other_machine for e in a.effects], other,
