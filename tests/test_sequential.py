@@ -172,3 +172,32 @@ def test_before_its_first_look_a_sequential_suite_shows_estimates_in_progress(ch
     rows = [row for d in a.datasets.values() for row in d.comparisons.values()]
     assert rows and all(r.outcome == "in progress" and not r.mixed and r.decisive is None for r in rows)
     assert {r.waiting for r in rows} == {"1 of the first look's 5 split seeds recorded"}
+
+
+def test_a_block_short_of_its_first_look_is_shown_unjudged_beside_judged_rows(checks_board, tmp_path):
+    """A block trained on fewer splits than the first look while the rest of the data set is past
+    it (a submission added split by split): its row shows the estimate over the splits it shares
+    with the baseline and waits; the other rows keep their verdicts."""
+    from medattn_bench.analysis import analyse
+    from medattn_bench.records import load_records, load_suite_infos
+
+    copy = checks_board.copy(tmp_path)
+    for p in copy.glob("tiny/phantom_ct/gc/seed2*.json"):
+        p.unlink()
+    recs, _ = load_records(copy)
+    infos, _ = load_suite_infos(copy)
+    seq = {"seeds": None, "splits": {"min": 3, "max": 3, "step": 1}}
+    infos["tiny"] = infos["tiny"].model_copy(update={**seq, "family": ["se"]})  # gc: a block added later
+    (a,) = analyse(recs, infos)
+    ct = a.datasets["phantom_ct"]
+    gc, se = ct.comparisons["gc"], ct.comparisons["se"]
+    assert (gc.outcome, gc.waiting) == ("in progress", "2 of the first look's 3 split seeds recorded")
+    assert not gc.mixed and gc.decisive.n_splits == 2 and np.isnan(gc.p_adj) and gc.family == 1
+    assert se.outcome != "in progress" and not se.waiting and se.decisive.n_splits == 3 and np.isfinite(se.p_adj)
+    assert len(ct.variants["none"].runs) == 3 and len(ct.variants["gc"].runs) == 2
+    # gc one of the suite's own rows: the look is not complete, so se waits for it, saying so
+    infos["tiny"] = infos["tiny"].model_copy(update={**seq, "family": ["se", "gc"]})
+    (a,) = analyse(recs, infos)
+    gc, se = a.datasets["phantom_ct"].comparisons["gc"], a.datasets["phantom_ct"].comparisons["se"]
+    assert gc.waiting == "2 of the first look's 3 split seeds recorded" and se.outcome == "in progress"
+    assert se.waiting == "its first look's split seeds are recorded; judged when the look's other rows are"

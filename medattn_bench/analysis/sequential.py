@@ -28,7 +28,8 @@ def _sequential_window(datasets: dict, seq: SplitsSpec, baseline: str) -> tuple[
     with an ok run on each of split seeds 0 .. L-1 (a variant never past its baseline's, the
     baseline never past the furthest variant's, so its summary is over the splits compared). A
     comparison that concluded at a look is not trained further, so variants of one data set may
-    stop at different looks; later splits wait for their look. Keys (data set, variant)."""
+    stop at different looks; later splits wait for their look. A variant with no complete look
+    (window 0) keeps every split it has, to be shown unjudged. Keys (data set, variant)."""
     out, windows = {}, {}
 
     def complete(runs: dict) -> int:
@@ -45,8 +46,11 @@ def _sequential_window(datasets: dict, seq: SplitsSpec, baseline: str) -> tuple[
         others = [windows[(ds, v)] for v in variants if v != baseline]
         if baseline in variants and others:  # the baseline reaches as far as the variant it is paired with
             windows[(ds, baseline)] = min(base, max(others))  # furthest (its next look's runs wait with theirs)
-        out[ds] = {v: {k: r for k, r in runs.items() if k[0] < windows[(ds, v)]} for v, runs in variants.items()}
-        out[ds] = {v: runs for v, runs in out[ds].items() if runs} or variants
+        # a variant before its first look (a block added later, still short of it; or every variant,
+        # before the data set's first look) keeps all of its splits: shown as an estimate, unjudged
+        out[ds] = {v: {k: r for k, r in runs.items() if k[0] < windows[(ds, v)]} if windows[(ds, v)] else dict(runs)
+                   for v, runs in variants.items()}
+        out[ds] = {v: runs for v, runs in out[ds].items() if runs}
     return out, windows
 
 
@@ -115,7 +119,8 @@ def _sequential_verdicts(out_ds: dict[str, DatasetAnalysis], rows: list[Comparis
             r.p_adj = r.p_equiv_adj = float("nan")
             r.significant = r.equivalent = False
             n = len(parts.get((r.dataset, r.variant), ()))
-            r.waiting = f"{n} of the first look's {looks[0]} split seeds recorded"
+            r.waiting = (f"{n} of the first look's {looks[0]} split seeds recorded" if n < looks[0] else
+                         "its first look's split seeds are recorded; judged when the look's other rows are")
             continue
         k, v, pe = last[id(r)]
         r.decisive, r.p_equiv, r.look = v, pe, k

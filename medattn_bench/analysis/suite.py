@@ -87,10 +87,12 @@ def _analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int]
             if v == baseline:
                 continue
             # in a sequential suite a variant whose comparison concluded stops at that look's splits;
-            # before the data set's first look (window 0) every recorded split is shown, unjudged
-            ref_keys = {k for k in base if not windows.get((ds_name, v)) or k[0] < windows[(ds_name, v)]}
+            # one before its first look (window 0) is shown on the splits it shares with the baseline, unjudged
+            w = windows.get((ds_name, v))
+            keys_differ = (set(runs) != set(base) if seq is None
+                           else bool(w) and set(runs) != {k for k in base if k[0] < w})
             row = ComparisonRow(ds_name, v, mixed=any(r.protocol_hash != ref_hash for r in runs.values())
-                                or set(runs) != ref_keys)
+                                or keys_differ)
             comps[v] = row
             if not base or (row.mixed and not allow_mixed):
                 continue
