@@ -253,6 +253,8 @@ def test_a_row_complete_waits_with_the_rows_judged_with_it(two_protocols):
     tiny = _in(analyse(recs, infos), "tiny")
     waiting = {(ds, v): row.waiting for ds, d in tiny.datasets.items() for v, row in d.comparisons.items()}
     assert waiting.pop(("phantom_ct", "gc")) == "2 of 3 planned split seeds recorded"
+    gc = tiny.datasets["phantom_ct"].comparisons["gc"]  # its estimate on the splits recorded, not another protocol
+    assert not gc.mixed and gc.decisive.n_splits == 2 and np.isnan(gc.p_adj)
     assert waiting and set(waiting.values()) == {"its split seeds are recorded; judged with rows still in progress"}
 
 

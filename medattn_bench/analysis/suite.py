@@ -67,6 +67,7 @@ def _analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int]
     baseline = st.baseline
     seq = SplitsSpec.model_validate(info.splits) if info.splits else None
     windows: dict[tuple[str, str], int] = {}
+    planned = set(info.seeds) if seq is None and info.seeds else set()  # a fixed suite's split seeds (suite.json)
     if seq is not None:  # a sequential suite is judged on its last complete look only
         datasets, windows = _sequential_window(datasets, seq, baseline)
     rows: list[ComparisonRow] = []
@@ -89,8 +90,10 @@ def _analyse_suite(name: str, datasets: dict[str, dict[str, dict[tuple[int, int]
             # in a sequential suite a variant whose comparison concluded stops at that look's splits;
             # one before its first look (window 0) is shown on the splits it shares with the baseline, unjudged
             w = windows.get((ds_name, v))
-            keys_differ = (set(runs) != set(base) if seq is None
-                           else bool(w) and set(runs) != {k for k in base if k[0] < w})
+            if seq is not None:
+                keys_differ = bool(w) and set(runs) != {k for k in base if k[0] < w}
+            else:  # a fixed suite still training its planned splits pairs on those recorded (and waits)
+                keys_differ = set(runs) != set(base) and not (planned and {k[0] for k in (*runs, *base)} <= planned)
             row = ComparisonRow(ds_name, v, mixed=any(r.protocol_hash != ref_hash for r in runs.values())
                                 or keys_differ)
             comps[v] = row
