@@ -49,6 +49,12 @@ def forest_plot(a: SuiteAnalysis, path: Path) -> Path | None:
     return path
 
 
+def cell_label(prob: float, cam: np.ndarray) -> str:
+    """A cell's corner label: P(true class), and "CAM 0" where Grad-CAM is zero everywhere (the
+    cell then has no overlay, so it does not pass for a map that is cold everywhere)."""
+    return f"{prob:.2f}" + (" · CAM 0" if cam.max() <= 0 else "")
+
+
 def cam_figure(rows: list[tuple[str, list[tuple[np.ndarray, np.ndarray, float]]]], titles: list[str], path: Path,
                suptitle: str, masks: list[np.ndarray | None] | None = None) -> list[Path]:
     """The study's figure: one row per variant, one column per test image, each cell the image with
@@ -63,18 +69,23 @@ def cam_figure(rows: list[tuple[str, list[tuple[np.ndarray, np.ndarray, float]]]
     n_rows, n_cols = len(rows), len(titles)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(1.6 * n_cols + 0.8, 1.6 * n_rows + 0.6), squeeze=False,
                              layout="constrained")
-    shown = None
+    shown, blank = None, False
     for r, (variant, cells) in enumerate(rows):
         for c, (image, cam, prob) in enumerate(cells):
             ax = axes[r][c]
             ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
             peak = cam.max()
-            shown = ax.imshow(cam / peak if peak > 0 else cam, cmap="inferno", alpha=0.4, vmin=0, vmax=1)
+            if peak > 0:
+                shown = ax.imshow(cam / peak, cmap="inferno", alpha=0.4, vmin=0, vmax=1)
+            else:
+                # no positive evidence for the class anywhere: a map divided by its peak is undefined, and a
+                # uniform dark tint would read as "heat 0 here" against the other cells' scale
+                blank = True
             mask = masks[c] if masks else None
             if mask is not None and mask.any():
                 ax.contour(mask.astype(float), levels=[0.5], colors="cyan", linewidths=0.8)
-            ax.text(0.03, 0.97, f"{prob:.2f}", transform=ax.transAxes, va="top", ha="left", fontsize=8, color="white",
-                    bbox={"facecolor": "black", "alpha": 0.6, "pad": 1, "lw": 0})
+            ax.text(0.03, 0.97, cell_label(prob, cam), transform=ax.transAxes, va="top", ha="left", fontsize=8,
+                    color="white", bbox={"facecolor": "black", "alpha": 0.6, "pad": 1, "lw": 0})
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
@@ -84,7 +95,8 @@ def cam_figure(rows: list[tuple[str, list[tuple[np.ndarray, np.ndarray, float]]]
     if shown is not None:
         bar = fig.colorbar(shown, ax=axes, fraction=0.025, pad=0.01)
         bar.set_label("Grad-CAM / its peak in the image" + (" (cyan: lesion outline)" if masks and
-                                                               any(m is not None and m.any() for m in masks) else ""),
+                                                               any(m is not None and m.any() for m in masks) else "")
+                      + ("; CAM 0: no positive evidence for the class anywhere, no overlay" if blank else ""),
                       fontsize=7)
         bar.ax.tick_params(labelsize=6)
     # wrapped to the figure's width (about 14 characters an inch at 9 pt): a long note stays whole

@@ -172,3 +172,21 @@ def test_cam_figure_outlines_the_lesion_where_there_is_a_mask(tmp_path):
     with_mask = cam_figure(rows, ["a", "b"], tmp_path / "m", "t", [mask, None])[0]
     without = cam_figure(rows, ["a", "b"], tmp_path / "n", "t", None)[0]
     assert cyan(with_mask) > 50 and cyan(without) == 0
+
+
+def test_cam_figure_marks_a_map_with_no_positive_evidence(tmp_path):
+    """Grad-CAM zero everywhere (no evidence for the true class) gets no overlay, which a uniform
+    dark tint would fake as "cold everywhere", and says so in the cell's label."""
+    from medattn_bench.figures import cam_figure, cell_label
+
+    grey = np.full((32, 32, 3), 0.5)
+    zero, warm = np.zeros((32, 32)), np.random.default_rng(0).random((32, 32))
+    assert cell_label(0.21, zero) == "0.21 · CAM 0" and cell_label(0.21, warm) == "0.21"
+
+    def plain_grey(path: Path) -> int:
+        px = np.asarray(Image.open(path).convert("RGB")).astype(int)
+        return int(((abs(px - 128) <= 3).all(axis=-1)).sum())
+
+    blank = cam_figure([("none", [(grey, zero, 0.2)])], ["a"], tmp_path / "z", "t")[0]
+    tinted = cam_figure([("none", [(grey, warm, 0.2)])], ["a"], tmp_path / "w", "t")[0]
+    assert plain_grey(blank) > 10_000 and plain_grey(tinted) < 100
