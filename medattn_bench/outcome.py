@@ -34,9 +34,25 @@ def analyse_recorded(suite: Suite, records_dir: Path):
             and r.run.variant in keys and (suite.splits is None or r.run.seed < suite.splits.max)]
     info = SuiteInfo(name=suite.name, file="", stats=suite.eval.stats.model_dump(),
                      splits=suite.splits.model_dump() if suite.splits else None,
-                     seeds=None if suite.splits else list(suite.seeds))
+                     seeds=None if suite.splits else list(suite.seeds), family=suite_family(suite, records_dir))
     grouped = group(recs).get(suite.name, {})
     return analyse_suite(suite.name, dict(grouped), info) if grouped else None
+
+
+def suite_family(suite: Suite, records_dir: Path) -> list[str] | None:
+    """The suite's own rows as the folder's suite.json fixed them when the suite first ran (None
+    before it did, or where it is unreadable: then every row is one family, as the board reads it),
+    so that the planner and ``run``'s table judge a block added later in its own family, as the
+    board does."""
+    from pydantic import ValidationError
+
+    from .records import read_bounded, suite_info_path
+
+    try:
+        info = SuiteInfo.model_validate_json(read_bounded(suite_info_path(records_dir)))
+    except (OSError, ValueError, ValidationError):
+        return None
+    return info.family if info.name == suite.name else None
 
 
 def outcome_table(suite: Suite, records_dir: Path, datasets: set[str]) -> list[list[str]]:

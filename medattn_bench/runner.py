@@ -15,7 +15,7 @@ from collections.abc import Callable
 from .errors import MedattnError
 from .execute import RunSpec
 from .records import SCHEMA_VERSION, SuiteInfo, read_record, record_path, write_suite_info
-from .outcome import analyse_recorded, protocol_of
+from .outcome import analyse_recorded, protocol_of, suite_family
 from .suite import AttentionSpec, Suite, canonical_hash
 
 ONLY_KEYS = ("dataset", "attention", "seed")
@@ -51,20 +51,31 @@ def sequential_targets(suite: Suite, records_dir: Path) -> dict:
     protocol are analysed as the board does; a data set whose last complete look concluded every
     comparison, or reached ``max``, needs no more; otherwise the next look's splits (the first
     look's before it). A variant whose comparison has concluded (better, worse or equivalent) keeps
-    the splits of the look where it did (key: (data set, variant)): it is not trained further."""
+    the splits of the look where it did (key: (data set, variant)): it is not trained further.
+    A block added after the suite first ran (not in suite.json's family) goes look by look in its
+    own family, whatever look the data set is at or stopped at: its first look, then one more while
+    its comparison is open, the baseline trained as far as it needs."""
     seq = suite.splits
     looks = seq.looks()
     a = analyse_recorded(suite, records_dir)
-    out = {}
+    out: dict = {}
+    family = suite_family(suite, records_dir)
+    baseline = suite.eval.stats.baseline
     for d in suite.datasets:
         state = a.datasets[d.name].sequential if a is not None and d.name in a.datasets else None
-        if state is None or state["look"] == 0:
-            out[d.name] = looks[0]
-            continue
-        out[d.name] = state["next"] or state["splits"]
-        for v, row in a.datasets[d.name].comparisons.items():
+        comparisons = a.datasets[d.name].comparisons if state is not None else {}
+        out[d.name] = looks[0] if state is None or state["look"] == 0 else state["next"] or state["splits"]
+        for v, row in comparisons.items():
             if row.outcome in ("better", "worse", "equivalent") and row.look >= 0:
                 out[(d.name, v)] = looks[row.look]
+        for att in suite.attention if family else ():
+            v = att.key
+            if v == baseline or v in family or (d.name, v) in out:
+                continue
+            row = comparisons.get(v)
+            k = row.look if row is not None and row.outcome == "inconclusive" else -1
+            out[(d.name, v)] = looks[min(k + 1, len(looks) - 1)]
+            out[(d.name, baseline)] = max(out.get((d.name, baseline), out[d.name]), out[(d.name, v)])
     return out
 
 

@@ -201,3 +201,43 @@ def test_a_block_short_of_its_first_look_is_shown_unjudged_beside_judged_rows(ch
     gc, se = a.datasets["phantom_ct"].comparisons["gc"], a.datasets["phantom_ct"].comparisons["se"]
     assert gc.waiting == "2 of the first look's 3 split seeds recorded" and se.outcome == "in progress"
     assert se.waiting == "its first look's split seeds are recorded; judged when the look's other rows are"
+
+
+def _score(rec, rule) -> None:
+    """Rewrite each record's test scores by ``rule(variant, dataset, seed)`` ('right', 'wrong' or
+    'flat'), keeping the record consistent with its own scores."""
+    for p in rec.glob("*/*/seed*.json"):
+        d = json.loads(p.read_text())
+        y = np.array(d["test"]["labels"])
+        how = rule(d["run"]["variant"], d["run"]["dataset"], d["run"]["seed"])
+        scores = (np.full(len(y), 0.5) if how == "flat" else 0.1 + 0.8 * y if how == "right" else 0.9 - 0.8 * y).tolist()
+        ci = delong_ci(y, scores)
+        d["test"]["scores"] = scores
+        d["metrics"].update(auc=ci.auc, auc_ci_delong=ci.to_dict(), **calibration(y, scores))
+        p.write_text(json.dumps(d))
+
+
+def test_a_block_added_later_goes_look_by_look_in_its_own_family(checks_board, tmp_path):
+    """A block added after the suite first ran trains its own looks, wherever the data set's own
+    comparisons stopped: its first look only (not every split the baseline has), and one more look
+    while it is open, the baseline trained with it even where its own rows had stopped."""
+    from medattn_bench.records import SuiteInfo, suite_info_path, write_suite_info
+    from tests.conftest import CHECKS_BOARD
+
+    records = checks_board.copy(tmp_path)
+    rec = records / "tiny"
+    suite_file = tmp_path / "tiny.yaml"
+    suite_file.write_text(CHECKS_BOARD.replace("seeds: [0, 1, 2]", "splits: {min: 2, max: 3, step: 1}")
+                          .replace(", {name: none, label: none_b, init_offset: 1}", ""))
+    s = load_suite(suite_file)
+    info = SuiteInfo.model_validate_json(suite_info_path(rec).read_text())
+    write_suite_info(rec, info.model_copy(update={"seeds": None, "splits": s.splits.model_dump(), "family": ["se"]}))
+    # CT: se concluded at the first look (2 splits; the data set's own rows stopped there), gc open
+    # (right on even split seeds, wrong on odd ones); MRI: se open at the maximum, gc not trained yet
+    for p in [*rec.glob("phantom_ct/*/seed2*.json"), *rec.glob("phantom_mri/gc/*.json")]:
+        p.unlink()
+    _score(rec, lambda v, ds, seed: "flat" if v.startswith("none") else
+           "right" if (v == "se" and ds == "phantom_ct") or seed % 2 == 0 else "wrong")
+    todo = sorted((r.dataset.name, r.attention.key, r.seed) for r in plan(s, records_dir=rec) if r.status == "todo")
+    assert todo == [("phantom_ct", "gc", 2), ("phantom_ct", "none", 2), ("phantom_mri", "gc", 0),
+                    ("phantom_mri", "gc", 1)], todo
