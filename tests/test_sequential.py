@@ -217,10 +217,10 @@ def _score(rec, rule) -> None:
         p.write_text(json.dumps(d))
 
 
-def test_a_block_added_later_goes_look_by_look_in_its_own_family(checks_board, tmp_path):
-    """A block added after the suite first ran trains its own looks, wherever the data set's own
-    comparisons stopped: its first look only (not every split the baseline has), and one more look
-    while it is open, the baseline trained with it even where its own rows had stopped."""
+def _added_block(checks_board, tmp_path):
+    """The checks board as a sequential suite (looks at 2 and 3 splits) whose own family is se, gc
+    added later: on CT se concluded at the first look and gc is open there; on MRI se is open at
+    the maximum and gc has no run yet. Returns the suite file, the suite and its records folder."""
     from medattn_bench.records import SuiteInfo, suite_info_path, write_suite_info
     from tests.conftest import CHECKS_BOARD
 
@@ -238,6 +238,33 @@ def test_a_block_added_later_goes_look_by_look_in_its_own_family(checks_board, t
         p.unlink()
     _score(rec, lambda v, ds, seed: "flat" if v.startswith("none") else
            "right" if (v == "se" and ds == "phantom_ct") or seed % 2 == 0 else "wrong")
+    return suite_file, s, rec
+
+
+def test_a_block_added_later_goes_look_by_look_in_its_own_family(checks_board, tmp_path):
+    """A block added after the suite first ran trains its own looks, wherever the data set's own
+    comparisons stopped: its first look only (not every split the baseline has), and one more look
+    while it is open, the baseline trained with it even where its own rows had stopped."""
+    _, s, rec = _added_block(checks_board, tmp_path)
     todo = sorted((r.dataset.name, r.attention.key, r.seed) for r in plan(s, records_dir=rec) if r.status == "todo")
     assert todo == [("phantom_ct", "gc", 2), ("phantom_ct", "none", 2), ("phantom_mri", "gc", 0),
                     ("phantom_mri", "gc", 1)], todo
+
+
+def test_run_says_whether_another_look_is_due(checks_board, tmp_path, monkeypatch, capsys):
+    """After a sequential suite's runs, ``run`` says what the next look would train (so the user
+    knows to run the same command again) or that nothing is left."""
+    import medattn_bench.runner as runner
+    from tests.test_cli import run_main
+
+    suite_file, _, rec = _added_block(checks_board, tmp_path)
+    # se on CT concluded at the first look: nothing left in that selection (and nothing trained)
+    code, out = run_main(capsys, "run", str(suite_file), "--records", str(rec), "--only", "dataset=phantom_ct",
+                         "--only", "attention=se")
+    assert code == 0 and "Nothing left to train (within --only): every comparison has concluded or reached 3 " \
+        "splits" in out, out
+    # a run that recorded something (training stubbed): the open comparisons' next look is named
+    monkeypatch.setattr(runner, "run_suite", lambda *a, **k: {"ok": 1, "failed": 0, "skipped": 0, "left_alone": 0})
+    code, out = run_main(capsys, "run", str(suite_file), "--records", str(rec), "--only", "dataset=phantom_ct")
+    assert code == 0 and "Still to train (within --only): 2 run(s), the next look of the comparisons still open " \
+        "on phantom_ct: run the same command again" in out, out

@@ -75,6 +75,12 @@ def run(
     if counts["ok"]:
         for line in landed_lines(s, Path(records or s.records_dir()), runs):
             typer.echo(line)
+    if s.splits and not counts["failed"] and not counts["left_alone"]:  # sequential: is another look due?
+        nxt = [r for r in plan(s, parse_only(only or []), records) if r.status == "todo"] if counts["ok"] else []
+        scope = " (within --only)" if only else ""
+        typer.echo(f"Still to train{scope}: {len(nxt)} run(s), the next look of the comparisons still open on "
+                   f"{', '.join(sorted({r.dataset.name for r in nxt}))}: run the same command again" if nxt else
+                   f"Nothing left to train{scope}: every comparison has concluded or reached {s.splits.max} splits")
     if counts["failed"] or counts["left_alone"]:
         raise typer.Exit(1)  # a batch job must not look green when runs failed or were not run
 
