@@ -31,6 +31,20 @@ def _seeds(runs, ds):
     return sorted({r.seed for r in runs if r.dataset.name == ds})
 
 
+def _score(rec, rule) -> None:
+    """Rewrite each record's test scores by ``rule(variant, dataset, seed)`` ('right', 'wrong' or
+    'flat'), keeping the record consistent with its own scores."""
+    for p in rec.glob("*/*/seed*.json"):
+        d = json.loads(p.read_text())
+        y = np.array(d["test"]["labels"])
+        how = rule(d["run"]["variant"], d["run"]["dataset"], d["run"]["seed"])
+        scores = (np.full(len(y), 0.5) if how == "flat" else 0.1 + 0.8 * y if how == "right" else 0.9 - 0.8 * y).tolist()
+        ci = delong_ci(y, scores)
+        d["test"]["scores"] = scores
+        d["metrics"].update(auc=ci.auc, auc_ci_delong=ci.to_dict(), **calibration(y, scores))
+        p.write_text(json.dumps(d))
+
+
 @pytest.mark.slow
 def test_sequential_suite_adds_splits_look_by_look(tmp_path):
     path = tmp_path / "seqtiny.yaml"
@@ -44,22 +58,8 @@ def test_sequential_suite_adds_splits_look_by_look(tmp_path):
     # baseline none), se clearly better on phantom_mri too, and gc there all over the place (every
     # case right on even split seeds, wrong on odd ones: open whatever a tiny training does on this
     # CPU), keeping each record consistent with its own scores
-    for p in rec.glob("*/*/seed*.json"):
-        d = json.loads(p.read_text())
-        y = np.array(d["test"]["labels"])
-        right = 0.1 + 0.8 * y
-        variant, ds = d["run"]["variant"], d["run"]["dataset"]
-        if variant == "none":
-            scores = np.full(len(y), 0.5)
-        elif ds == "phantom_ct" or variant == "se" or d["run"]["seed"] % 2 == 0:
-            scores = right
-        else:
-            scores = 1 - right
-        scores = scores.tolist()
-        ci = delong_ci(y, scores)
-        d["test"]["scores"] = scores
-        d["metrics"].update(auc=ci.auc, auc_ci_delong=ci.to_dict(), **calibration(y, scores))
-        p.write_text(json.dumps(d))
+    _score(rec, lambda v, ds, seed: "flat" if v == "none" else
+           "right" if ds == "phantom_ct" or v == "se" or seed % 2 == 0 else "wrong")
     second = plan(s, records_dir=rec)
     assert _seeds(second, "phantom_ct") == [0, 1, 2]  # concluded at the first look: no more splits
     assert _seeds(second, "phantom_mri") == [0, 1, 2, 3, 4, 5]  # gc unresolved: the next look
@@ -201,20 +201,6 @@ def test_a_block_short_of_its_first_look_is_shown_unjudged_beside_judged_rows(ch
     gc, se = a.datasets["phantom_ct"].comparisons["gc"], a.datasets["phantom_ct"].comparisons["se"]
     assert gc.waiting == "2 of the first look's 3 split seeds recorded" and se.outcome == "in progress"
     assert se.waiting == "its first look's split seeds are recorded; judged when the look's other rows are"
-
-
-def _score(rec, rule) -> None:
-    """Rewrite each record's test scores by ``rule(variant, dataset, seed)`` ('right', 'wrong' or
-    'flat'), keeping the record consistent with its own scores."""
-    for p in rec.glob("*/*/seed*.json"):
-        d = json.loads(p.read_text())
-        y = np.array(d["test"]["labels"])
-        how = rule(d["run"]["variant"], d["run"]["dataset"], d["run"]["seed"])
-        scores = (np.full(len(y), 0.5) if how == "flat" else 0.1 + 0.8 * y if how == "right" else 0.9 - 0.8 * y).tolist()
-        ci = delong_ci(y, scores)
-        d["test"]["scores"] = scores
-        d["metrics"].update(auc=ci.auc, auc_ci_delong=ci.to_dict(), **calibration(y, scores))
-        p.write_text(json.dumps(d))
 
 
 def _added_block(checks_board, tmp_path):
