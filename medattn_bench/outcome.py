@@ -44,15 +44,10 @@ def suite_family(suite: Suite, records_dir: Path) -> list[str] | None:
     before it did, or where it is unreadable: then every row is one family, as the board reads it),
     so that the planner and ``run``'s table judge a block added later in its own family, as the
     board does."""
-    from pydantic import ValidationError
+    from .records import load_suite_infos
 
-    from .records import read_bounded, suite_info_path
-
-    try:
-        info = SuiteInfo.model_validate_json(read_bounded(suite_info_path(records_dir)))
-    except (OSError, ValueError, ValidationError):
-        return None
-    return info.family if info.name == suite.name else None
+    info = load_suite_infos(records_dir)[0].get(suite.name) if Path(records_dir).is_dir() else None
+    return info.family if info is not None and Path(info.folder) == Path(records_dir) else None
 
 
 def outcome_table(suite: Suite, records_dir: Path, datasets: set[str]) -> list[list[str]]:
